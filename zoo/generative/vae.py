@@ -1,0 +1,179 @@
+"""Variational autoencoder: Kingma & Welling, "Auto-Encoding Variational Bayes", ICLR 2014.
+
+- Prior p(z) = N(0, I) (Sec. 3).
+- Encoder q(z|x) = N(mu(x), diag sigma^2(x)): an MLP with one tanh hidden layer and linear outputs mu and
+  log sigma^2 (Appendix C.2).
+- Reparameterization z = mu + sigma * eps, eps ~ N(0, I) (Sec. 2.4), one sample per data point (L = 1).
+- Decoder p(x|z): Bernoulli with sigmoid logits (Appendix C.1) or a diagonal Gaussian with predicted mean and
+  log-variance (Appendix C.2); an MLP with one tanh hidden layer.
+- Loss = -ELBO = -E_q[log p(x|z)] + KL(q(z|x) || p(z)) with the closed-form Gaussian KL of Appendix B, in nats per
+  example.
+
+Paper preset: 500 hidden units (the MNIST setting of Sec. 5) and 20 latent dimensions (one of the Fig. 2 settings).
+The distributions are `tfp.distributions`, built inside `call`/`train_step` from parameter tensors (tfp.layers do
+not work with Keras 3).
+"""
+
+import keras
+import numpy as np
+import tensorflow as tf
+import tensorflow_probability as tfp
+
+from zoo.distribute import num_replicas, replica_normal
+from zoo.registry import register
+
+tfd = tfp.distributions
+LIKELIHOODS = ("bernoulli", "gaussian")
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class VAE(keras.Model):
+    """Wraps a functional encoder (x -> [mu, log_var]) and decoder (z -> distribution parameters)."""
+
+    def __init__(self, encoder, decoder, likelihood="bernoulli", seed=None, **kwargs):
+        super().__init__(**kwargs)
+        if likelihood not in LIKELIHOODS:
+            raise ValueError(f"likelihood must be one of {LIKELIHOODS}, got {likelihood!r}")
+        self.encoder, self.decoder, self.likelihood, self.seed = encoder, decoder, likelihood, seed
+        self.latent_dim = int(encoder.outputs[0].shape[-1])
+        self.image_shape = tuple(encoder.inputs[0].shape[1:])
+        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.trackers = {k: keras.metrics.Mean(name=k) for k in ("loss", "reconstruction", "kl")}
+        self.built = True
+
+    @property
+    def metrics(self):
+        return list(self.trackers.values())
+
+    # -- the model's distributions ---------------------------------------------------------------------------
+    def posterior(self, x, training=False):
+        mean, log_var = self.encoder(x, training=training)
+        return tfd.MultivariateNormalDiag(loc=mean, scale_diag=tf.exp(0.5 * log_var))
+
+    def prior(self):
+        return tfd.MultivariateNormalDiag(loc=tf.zeros(self.latent_dim), scale_diag=tf.ones(self.latent_dim))
+
+    def likelihood_of(self, z, training=False):
+        """p(x|z) as an event of rank 3 (H, W, C)."""
+        params = tf.cast(self.decoder(z, training=training), tf.float32)
+        if self.likelihood == "bernoulli":
+            return tfd.Independent(tfd.Bernoulli(logits=params, dtype=tf.float32), reinterpreted_batch_ndims=3)
+        mean, log_var = tf.split(params, 2, axis=-1)
+        return tfd.Independent(tfd.Normal(tf.sigmoid(mean), tf.exp(0.5 * log_var)), reinterpreted_batch_ndims=3)
+
+    def decode_mean(self, z):
+        """The mean of p(x|z): pixel probabilities (Bernoulli) or the Gaussian mean, in [0, 1]."""
+        return self.likelihood_of(z).mean()
+
+    def elbo(self, x, training=False):
+        """Per-example (elbo, reconstruction log-likelihood, KL) in nats, with one reparameterized sample."""
+        q = self.posterior(x, training)
+        eps = replica_normal(tf.shape(q.mean()), self.seed_generator)
+        z = q.mean() + q.stddev() * eps  # reparameterization trick (Sec. 2.4)
+        rec = self.likelihood_of(z, training).log_prob(x)
+        kl = tfd.kl_divergence(q, self.prior())  # analytic (Appendix B)
+        return rec - kl, rec, kl
+
+    def call(self, x, training=False):
+        """Reconstruction: the decoder mean at the posterior mean."""
+        return self.decode_mean(self.posterior(x, training).mean())
+
+    def sample(self, num, seed=None):
+        """``num`` images from the prior, as decoder means in [0, 1]."""
+        z = tf.random.stateless_normal([num, self.latent_dim], seed=[0 if seed is None else seed, 7])
+        return self.decode_mean(z)
+
+    # -- training ------------------------------------------------------------------------------------------
+    @staticmethod
+    def _images(data):
+        return data[0] if isinstance(data, (tuple, list)) else data
+
+    def _update(self, elbo, rec, kl):
+        for name, value in (("loss", -elbo), ("reconstruction", -rec), ("kl", kl)):
+            self.trackers[name].update_state(value)
+        return {k: m.result() for k, m in self.trackers.items()}
+
+    def train_step(self, data):
+        x = tf.cast(self._images(data), tf.float32)
+        with tf.GradientTape() as tape:
+            elbo, rec, kl = self.elbo(x, training=True)
+            # Keras sums replica gradients: divide the per-replica mean by the number of replicas.
+            loss = -tf.reduce_mean(elbo) / num_replicas()
+        grads = tape.gradient(loss, self.trainable_weights)
+        self.optimizer.apply(grads, self.trainable_weights)
+        return self._update(elbo, rec, kl)
+
+    def test_step(self, data):
+        return self._update(*self.elbo(tf.cast(self._images(data), tf.float32)))
+
+    # -- export (used by zoo.training.export) --------------------------------------------------------------
+    def serving_endpoints(self):
+        """SavedModel signatures: encode (uint8 images), decode (z), sample (count) - uint8 images out."""
+        h, w, c = self.image_shape
+
+        def to_uint8(images):
+            return tf.cast(tf.round(tf.clip_by_value(images, 0.0, 1.0) * 255.0), tf.uint8)
+
+        def encode(images):
+            mean, log_var = self.encoder(tf.cast(images, tf.float32) / 255.0)
+            return {"mean": mean, "log_variance": log_var}
+
+        def decode(z):
+            return {"images": to_uint8(self.decode_mean(z))}
+
+        def sample(num):
+            z = tf.random.normal([num, self.latent_dim])
+            return {"images": to_uint8(self.decode_mean(z)), "z": z}
+
+        return {
+            "encode": (encode, [tf.TensorSpec([None, h, w, c], tf.uint8, name="images")]),
+            "decode": (decode, [tf.TensorSpec([None, self.latent_dim], tf.float32, name="z")]),
+            "sample": (sample, [tf.TensorSpec([], tf.int32, name="num")]),
+        }
+
+    def get_config(self):
+        return {**super().get_config(), "likelihood": self.likelihood, "seed": self.seed,
+                "encoder": keras.saving.serialize_keras_object(self.encoder),
+                "decoder": keras.saving.serialize_keras_object(self.decoder)}
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        for key in ("encoder", "decoder"):
+            config[key] = keras.saving.deserialize_keras_object(config[key])
+        return cls(**config)
+
+
+def mlp_encoder(image_shape, hidden, latent_dim, activation):
+    x = keras.Input(image_shape, name="images")
+    h = keras.layers.Flatten(name="flatten")(x)
+    h = keras.layers.Dense(hidden, activation=activation, name="hidden")(h)
+    mean = keras.layers.Dense(latent_dim, name="z_mean")(h)
+    log_var = keras.layers.Dense(latent_dim, name="z_log_var")(h)
+    return keras.Model(x, [mean, log_var], name="encoder")
+
+
+def mlp_decoder(image_shape, hidden, latent_dim, activation, likelihood):
+    z = keras.Input((latent_dim,), name="z")
+    h = keras.layers.Dense(hidden, activation=activation, name="hidden")(z)
+    k = 1 if likelihood == "bernoulli" else 2  # logits, or (mean logit, log-variance)
+    p = keras.layers.Dense(int(np.prod(image_shape)) * k, name="params", dtype="float32")(h)
+    p = keras.layers.Reshape((*image_shape[:2], image_shape[2] * k), name="reshape")(p)
+    return keras.Model(z, p, name="decoder")
+
+
+@register(
+    "vae",
+    paper="Kingma & Welling 2014, Auto-Encoding Variational Bayes, Sec. 2.4, 3, Appendix B, C",
+    task="generative",
+    input="image",
+    tiny=dict(hidden=256, latent_dim=2),
+)
+def vae(height=28, width=28, channels=1, hidden=500, latent_dim=20, likelihood="bernoulli", activation="tanh",
+        seed=None):
+    if likelihood not in LIKELIHOODS:
+        raise ValueError(f"likelihood must be one of {LIKELIHOODS}, got {likelihood!r}")
+    shape = (height, width, channels)
+    return VAE(mlp_encoder(shape, hidden, latent_dim, activation),
+               mlp_decoder(shape, hidden, latent_dim, activation, likelihood), likelihood=likelihood, seed=seed,
+               name="vae")

@@ -1,0 +1,5 @@
+"""Custom layers of the zoo; every one is registered for `.keras` serialization (no Lambda layers anywhere)."""
+
+from zoo.layers.normalization import LocalResponseNormalization
+
+__all__ = ["LocalResponseNormalization"]

@@ -1,0 +1,131 @@
+"""SavedModel export with the preprocessing inside: serving signatures take raw uint8 inputs.
+
+- Classifiers: ``serving_default`` takes uint8 clips [B, T, H, W, C] (or frames [B, H, W, C]) of any H, W; frames
+  are resized and centre-cropped exactly as the evaluation pipeline does, scaled to [0, 1], and the signature
+  returns the class probabilities and the top-k class indices, names and probabilities.
+- Models with their own ``serving_endpoints()`` (generative ones) export those (e.g. VAE: encode, decode, sample).
+
+The SavedModel is written under a temporary name and renamed, so no half-written export is left under the final
+name. It reloads with TensorFlow alone (`tf.saved_model.load`).
+"""
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from pipelines.video import center_view
+from zoo.training.data import model_input
+
+
+def classifier_endpoint(model, input_kind, class_names, top_k=5):
+    shape = model_input(model)
+    names = tf.constant(list(class_names) or [str(i) for i in range(model.outputs[0].shape[-1])])
+    k = min(top_k, int(names.shape[0]))
+    if input_kind == "clip":
+        t, h, w, c = shape
+        spec = tf.TensorSpec([None, t, None, None, c], tf.uint8, name="clips")
+    else:
+        (h, w, c), t = shape, None
+        spec = tf.TensorSpec([None, None, None, c], tf.uint8, name="frames" if input_kind == "frame" else "images")
+
+    def serve(x):
+        frames = tf.reshape(x, tf.concat([[-1], tf.shape(x)[-3:]], 0))
+        frames = tf.cast(center_view(frames, (h, w)), tf.float32) / 255.0
+        batch = tf.reshape(frames, [-1] + list(shape))
+        p = tf.cast(model(batch, training=False), tf.float32)
+        top_p, top_i = tf.math.top_k(p, k=k)
+        return {"probabilities": p, "top_k_indices": top_i, "top_k_names": tf.gather(names, top_i),
+                "top_k_probabilities": top_p}
+
+    return {"serve": (serve, [spec])}
+
+
+def endpoints(model, input_kind, class_names=()):
+    """name -> (function, input signature); the first one is also exported as ``serving_default``."""
+    if hasattr(model, "serving_endpoints"):
+        return model.serving_endpoints()
+    return classifier_endpoint(model, input_kind, class_names)
+
+
+def export_saved_model(model, path, input_kind, class_names=()):
+    """Write ``model`` as a SavedModel at ``path`` (replacing what was there) and return the signature names."""
+    endpoints_ = endpoints(model, input_kind, class_names)
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    for name, (fn, signature) in endpoints_.items():
+        archive.add_endpoint(name, fn, input_signature=signature)
+    path = os.path.abspath(path)
+    parent = os.path.dirname(path)
+    os.makedirs(parent, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix=".export-", dir=parent)
+    try:
+        archive.write_out(os.path.join(tmp, "model"), verbose=False)
+        if os.path.exists(path):
+            old = tempfile.mkdtemp(prefix=".old-export-", dir=parent)
+            os.rename(path, os.path.join(old, "model"))
+            os.rename(os.path.join(tmp, "model"), path)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.rename(os.path.join(tmp, "model"), path)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return list(endpoints_)
+
+
+def run_in_fresh_process(saved_model, signature, inputs):
+    """Call ``signature`` of a SavedModel in a new Python process that imports only TensorFlow; returns its
+    outputs and, under ``__modules__``, which of the zoo's own packages (or tfp / tensorflow-io) got imported."""
+    script = os.path.join(os.path.dirname(__file__), "reload_check.py")
+    with tempfile.TemporaryDirectory() as tmp:
+        src, dst = os.path.join(tmp, "in.npz"), os.path.join(tmp, "out.npz")
+        np.savez(src, **inputs)
+        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": ""}
+        proc = subprocess.run([sys.executable, "-I", script, saved_model, signature, src, dst],
+                              capture_output=True, text=True, env=env, cwd=tmp)
+        if proc.returncode != 0:
+            raise RuntimeError(f"reloading {saved_model} failed:\n{proc.stderr[-2000:]}")
+        with np.load(dst) as f:
+            return {k: f[k] for k in f.files}
+
+
+def example_inputs(model, signature, batch=3, seed=0):
+    """Random inputs for a signature; unknown dimensions are taken from the model's input shape."""
+    rng = np.random.default_rng(seed)
+    shape = model_input(model)
+    out = {}
+    for spec in signature:
+        dims = list(spec.shape)
+        for i, d in enumerate(dims):
+            if d is None:
+                dims[i] = batch if i == 0 else shape[len(shape) - (len(dims) - i)]
+        if spec.dtype == tf.uint8:
+            out[spec.name] = rng.integers(0, 256, dims, dtype=np.uint8)
+        else:
+            out[spec.name] = rng.normal(size=dims).astype(spec.dtype.as_numpy_dtype)
+    return out
+
+
+def verify_in_fresh_process(model, saved_model, input_kind, class_names=()):
+    """Compare the default signature of the SavedModel, reloaded in a TensorFlow-only process, with the same
+    function run on the Keras model here. Returns (max |difference| of float outputs, imported packages);
+    raises if a non-float output (class indices, names) differs."""
+    name, (fn, signature) = next(iter(endpoints(model, input_kind, class_names).items()))
+    inputs = example_inputs(model, signature)
+    want = {k: np.asarray(v) for k, v in fn(*[tf.constant(inputs[s.name]) for s in signature]).items()}
+    got = run_in_fresh_process(saved_model, "serving_default", inputs)
+    diff = 0.0
+    for key, value in want.items():
+        if value.dtype.kind == "f":
+            diff = max(diff, float(np.max(np.abs(got[key] - value))))
+        else:
+            if value.dtype == object:
+                value = np.char.decode(value.astype(bytes), "utf-8")
+            if not np.array_equal(got[key], value):
+                raise AssertionError(f"output {key!r} of {name!r} differs after reload")
+    return diff, [str(m) for m in got["__modules__"]]

@@ -1,0 +1,33 @@
+"""Run a SavedModel signature in a process that imports only TensorFlow (and NumPy).
+
+    python reload_check.py SAVED_MODEL SIGNATURE INPUTS.npz OUTPUTS.npz
+
+Used by `zoo demo`, the tests and `zoo export --check`: whoever serves the export will not have the zoo,
+tensorflow-probability or tensorflow-io installed, so the reload must not need them (TensorFlow itself imports
+Keras, so Keras is not in that list). The names of the loaded packages go to
+OUTPUTS.npz as ``__modules__``.
+"""
+
+import sys
+
+import numpy as np
+import tensorflow as tf
+
+
+def main(saved_model, signature, inputs, outputs):
+    loaded = tf.saved_model.load(saved_model)
+    fn = loaded.signatures[signature]
+    with np.load(inputs) as f:
+        args = {k: tf.constant(f[k]) for k in f.files}
+    result = {}
+    for k, v in fn(**args).items():
+        v = v.numpy()
+        result[k] = np.char.decode(v.astype(bytes), "utf-8") if v.dtype == object else v
+    mods = sorted({m.split(".")[0] for m in sys.modules if m.split(".")[0] in ("zoo", "pipelines", "tuning",
+                                                                                "tensorflow_probability",
+                                                                                "tensorflow_io")})
+    np.savez(outputs, __modules__=np.array(mods, dtype=str), **result)
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:5])

@@ -1,0 +1,208 @@
+"""The path every model walks: train -> evaluate -> export -> reload, around a run directory.
+
+    runs/<model>-<data>-<time>/
+      config.json         how to rebuild the model and its data (model, preset, arguments, dataset, classes)
+      model.keras         the trained model (reloads with safe_mode=True)
+      checkpoints/        last.keras after every epoch, best.keras by validation loss
+      history.csv         Keras' CSVLogger
+      logs/               TensorBoard
+      figures/            curves.png; classifiers: confusion.png; generative: samples, reconstructions, manifold
+      metrics.json        what `evaluate` measured
+      export/             the SavedModel (`export`)
+"""
+
+import datetime
+import json
+import os
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+import zoo
+from pipelines import datasets
+from zoo.errors import ZooError
+from zoo.training import data as zdata
+from zoo.training import figures, metrics
+from zoo.training.export import export_saved_model, verify_in_fresh_process
+from zoo.training.strategy import get_strategy, jit_compile
+
+CONFIG = "config.json"
+
+
+def _write_json(path, obj):
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(obj, f, indent=2, sort_keys=True, default=lambda o: o.tolist() if hasattr(o, "tolist") else str(o))
+    os.replace(tmp, path)
+
+
+def load_config(run_dir):
+    path = os.path.join(run_dir, CONFIG)
+    if not os.path.isfile(path):
+        raise ZooError(f"{run_dir!r} is not a run directory (no {CONFIG}); `zoo train` makes one")
+    with open(path) as f:
+        return json.load(f)
+
+
+def load_model(run_dir):
+    """The trained model of a run, reloaded from .keras with safe_mode (no arbitrary code)."""
+    load_config(run_dir)
+    path = os.path.join(run_dir, "model.keras")
+    if not os.path.isfile(path):
+        raise ZooError(f"{run_dir!r} holds no model.keras: its training did not finish")
+    zoo.list_models()  # registers the zoo's serializable classes
+    return keras.saving.load_model(path, safe_mode=True)
+
+
+def _compile(model, info, learning_rate, jit, decay_steps=None):
+    """Adam; with a known number of steps the learning rate follows a cosine decay over the run."""
+    if decay_steps:
+        learning_rate = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps, alpha=0.01)
+    optimizer = keras.optimizers.Adam(learning_rate)
+    if info.task == "classification":
+        model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy",
+                      metrics=["accuracy", keras.metrics.SparseTopKCategoricalAccuracy(5, name="top5")],
+                      jit_compile=jit)
+    else:
+        model.compile(optimizer=optimizer, jit_compile=jit)
+
+
+def train(model, data, *, preset="tiny", overrides=None, epochs=10, batch_size=32, learning_rate=1e-3,
+          run_dir=None, runs_root="runs", strategy="auto", jit=False, seed=0, verbose="auto", callbacks=()):
+    """Train registered model ``model`` on dataset ``data``; returns the run directory."""
+    info = zoo.model_info(model)
+    data_info = datasets.info(data)
+    overrides = dict(overrides or {})
+    zdata.check(info, data_info, num_classes=overrides.get("num_classes"))
+    if info.task == "classification" and "num_classes" in info.arguments():
+        overrides.setdefault("num_classes", data_info.num_classes)
+    arguments = zoo.resolve(model, preset, **overrides)
+    if batch_size < 1 or epochs < 1:
+        raise ZooError("epochs and batch size must be positive")
+
+    if run_dir is None:
+        stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+        run_dir = os.path.join(runs_root, f"{model}-{os.path.basename(data.rstrip('/'))}-{stamp}")
+    os.makedirs(os.path.join(run_dir, "figures"), exist_ok=True)
+    os.makedirs(os.path.join(run_dir, "checkpoints"), exist_ok=True)
+
+    keras.utils.set_random_seed(seed)
+    strategy = get_strategy(strategy)
+    jit = jit_compile(jit)
+    with strategy.scope():
+        net = zoo.build(model, preset, **overrides)
+    zdata.check(info, data_info, model=net)
+    val_split = "val" if "val" in data_info.splits else "test"
+    train_ds = zdata.dataset(info, net, data, "train", batch_size, training=True, seed=seed)
+    val_ds = zdata.dataset(info, net, data, val_split, batch_size, training=False)
+    steps = int(train_ds.cardinality())
+    with strategy.scope():
+        _compile(net, info, learning_rate, jit, decay_steps=epochs * steps if steps > 0 else None)
+
+    config = {"model": model, "preset": preset, "overrides": overrides, "arguments": arguments, "data": data,
+              "task": info.task, "input": info.input, "class_names": list(data_info.class_names),
+              "epochs": epochs, "batch_size": batch_size, "learning_rate": learning_rate, "seed": seed,
+              "strategy": type(strategy).__name__, "replicas": strategy.num_replicas_in_sync, "jit_compile": jit,
+              "paper": info.paper, "parameters": int(net.count_params()), "versions": _versions()}
+    _write_json(os.path.join(run_dir, CONFIG), config)
+
+    cbs = [
+        keras.callbacks.ModelCheckpoint(os.path.join(run_dir, "checkpoints", "last.keras")),
+        keras.callbacks.ModelCheckpoint(os.path.join(run_dir, "checkpoints", "best.keras"), monitor="val_loss",
+                                        save_best_only=True),
+        keras.callbacks.CSVLogger(os.path.join(run_dir, "history.csv")),
+        keras.callbacks.TensorBoard(os.path.join(run_dir, "logs"), write_graph=False),
+        keras.callbacks.TerminateOnNaN(),
+        *callbacks,
+    ]
+    if hasattr(net, "sample"):
+        cbs.append(figures.SampleGrid(os.path.join(run_dir, "figures")))
+    net.fit(train_ds, validation_data=val_ds, epochs=epochs, callbacks=cbs, verbose=verbose, shuffle=False)
+    net.save(os.path.join(run_dir, "model.keras"))
+    figures.curves(os.path.join(run_dir, "history.csv"), os.path.join(run_dir, "figures", "curves.png"))
+    if hasattr(net, "sample"):
+        _generative_figures(net, data, run_dir)
+    return run_dir
+
+
+def _generative_figures(net, data, run_dir):
+    fig = os.path.join(run_dir, "figures")
+    figures.image_grid(np.asarray(net.sample(64, seed=0)), os.path.join(fig, "samples.png"))
+    x, _ = datasets.image_arrays(data, "test")
+    x = x[:32].astype("float32") / 255.0
+    pairs = np.stack([x, np.asarray(net(x))], axis=1).reshape(-1, *x.shape[1:])  # original, reconstruction
+    figures.image_grid(pairs, os.path.join(fig, "reconstructions.png"), columns=16)
+    if hasattr(net, "latent_dim") and hasattr(net, "decode_mean"):
+        figures.manifold(net, os.path.join(fig, "manifold.png"))
+
+
+def _versions():
+    import tensorflow_io
+    import tensorflow_probability
+
+    return {"tensorflow": tf.__version__, "keras": keras.__version__, "tensorflow_io": tensorflow_io.__version__,
+            "tensorflow_probability": tensorflow_probability.__version__}
+
+
+def evaluate(run_dir, data=None, split="test", num_clips=4, crops=1, batch_size=None):
+    """Classifiers: clip hit@1, video hit@1 and hit@5 over ``num_clips`` x ``crops`` views per video.
+    Generative models: their test metrics (VAE: ELBO, reconstruction and KL, in nats per example)."""
+    config = load_config(run_dir)
+    net = load_model(run_dir)
+    info = zoo.model_info(config["model"])
+    data = data or config["data"]
+    data_info = datasets.info(data)
+    num_classes = int(net.outputs[0].shape[-1]) if info.task == "classification" else None
+    zdata.check(info, data_info, model=net, num_classes=num_classes)
+    if split not in data_info.splits:
+        raise ZooError(f"dataset {data!r} has no split {split!r}; its splits: {', '.join(data_info.splits)}")
+    batch_size = batch_size or config["batch_size"]
+    result = {"model": config["model"], "data": data, "split": split}
+    if info.task == "classification":
+        views = num_clips * crops if data_info.kind == "video" else 1
+        ds = zdata.dataset(info, net, data, split, batch_size, training=False, num_clips=num_clips, crops=crops)
+        shape = list(zdata.model_input(net))
+        probs, labels = [], []
+        for x, y in ds:
+            p = net(tf.reshape(x, [-1] + shape), training=False)
+            probs.append(np.asarray(p).reshape(len(y), views, -1))
+            labels.append(y.numpy())
+        probs, labels = np.concatenate(probs), np.concatenate(labels)
+        result.update(metrics.video_metrics(probs, labels))
+        cm = metrics.confusion_matrix(probs.mean(axis=1).argmax(-1), labels, num_classes)
+        result["confusion"] = cm.tolist()
+        figures.confusion(cm, data_info.class_names, os.path.join(run_dir, "figures", "confusion.png"))
+    else:
+        ds = zdata.dataset(info, net, data, split, batch_size, training=False)
+        logs = net.evaluate(ds, verbose=0, return_dict=True)
+        result.update({k: float(v) for k, v in logs.items()})
+        if "kl" in logs:
+            result["elbo"] = -float(logs["loss"])
+    _write_json(os.path.join(run_dir, "metrics.json"), result)
+    return result
+
+
+def export(run_dir, out=None):
+    """Write the run's SavedModel (default ``RUN/export``); returns (path, signature names)."""
+    config = load_config(run_dir)
+    net = load_model(run_dir)
+    path = out or os.path.join(run_dir, "export")
+    return path, export_saved_model(net, path, config["input"], config.get("class_names", ()))
+
+
+def sample(run_dir, num=64, out=None, seed=0):
+    net = load_model(run_dir)
+    if not hasattr(net, "sample"):
+        raise ZooError(f"{load_config(run_dir)['model']!r} is not a generative model: it has nothing to sample")
+    out = out or os.path.join(run_dir, "figures", f"samples-{num}.png")
+    return figures.image_grid(np.asarray(net.sample(num, seed=seed)), out)
+
+
+def check_export(run_dir, saved_model=None):
+    """The run's SavedModel reloaded in a TensorFlow-only process vs. the Keras model: (max |diff|, imports)."""
+    config = load_config(run_dir)
+    saved_model = saved_model or os.path.join(run_dir, "export")
+    if not os.path.isdir(saved_model):
+        raise ZooError(f"no SavedModel at {saved_model!r}: run `zoo export {run_dir}` first")
+    return verify_in_fresh_process(load_model(run_dir), saved_model, config["input"], config.get("class_names", ()))
