@@ -5,10 +5,12 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   ?= .venv
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test clean-venv
+.PHONY: demo test bench clean-venv
 
 $(STAMP): requirements.txt pyproject.toml
 	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	@# the contrib build of OpenCV replaced opencv-python-headless: both in one venv share the cv2 folder
+	@$(VENV)/bin/python -m pip uninstall --quiet --yes opencv-python-headless 2>/dev/null || true
 	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
 	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	@touch $(STAMP)
@@ -18,6 +20,14 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(VENV)/bin/python -m pytest -q
+
+# `zoo bench pipeline` compares ingestion with Debian's ffmpeg: installed here when missing (as root); without it
+# the benchmark skips only that comparison and says so.
+bench: $(STAMP)
+	@command -v ffmpeg >/dev/null || { apt-get update -qq && apt-get install -y -qq ffmpeg >/dev/null; } || \
+		echo "make bench: could not install ffmpeg (apt-get as root); its comparison is skipped"
+	$(VENV)/bin/zoo bench pipeline
+	$(VENV)/bin/zoo bench accuracy --family local
 
 clean-venv:
 	rm -rf $(VENV)

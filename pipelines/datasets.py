@@ -19,6 +19,7 @@ import tempfile
 import numpy as np
 
 from pipelines import embedded, records
+from pipelines import flow as flow_lib
 
 try:
     from zoo.errors import ZooError
@@ -46,7 +47,7 @@ class DatasetInfo:
 
 
 # Parameters of the embedded video datasets; changing one gives a new directory (named by a hash of them).
-DIGIT_ACTIONS = dict(frames=32, size=32, train=200, val=20, test=30, seed=0, quality=90, shards=4)
+DIGIT_ACTIONS = dict(frames=32, size=32, train=200, val=20, test=30, seed=0, quality=90, shards=4, flow=None)
 MOVING_MNIST = dict(frames=20, size=64, train=1000, test=200, seed=0, quality=90, shards=2)
 
 EMBEDDED = {
@@ -104,6 +105,14 @@ def _params_dir(name, params):
     return os.path.join(data_dir(), f"{name}-{digest}")
 
 
+def _flow(video, algorithm):
+    """Quantized (x, y) flow planes of a video for the shards, or None (see `pipelines.flow`)."""
+    if not algorithm:
+        return None
+    q = flow_lib.quantize_flow(flow_lib.video_flow(video, algorithm))
+    return q[..., 0], q[..., 1]
+
+
 def _generate(name, params, directory, progress):
     """Write an embedded video dataset into ``directory`` (a fresh temporary directory)."""
     x_train, _, x_test, _ = embedded.mnist()
@@ -116,7 +125,7 @@ def _generate(name, params, directory, progress):
             labels = np.repeat(np.arange(len(classes)), params[split])
             rng.shuffle(labels)
             make = lambda i: embedded.digit_action(labels[i], rng, digits, params["frames"], params["size"])
-            meta["classes"], meta["flip"] = list(classes), False
+            meta["classes"], meta["flip"], meta["flow"] = list(classes), False, params["flow"]
         else:
             count = params[split]
             labels = np.full(count, -1)
@@ -133,7 +142,8 @@ def _generate(name, params, directory, progress):
             text = lambda i: meta.get("classes", [""])[labels[i]] if labels[i] >= 0 else ""
             records.write_shard(os.path.join(directory, records.shard_name(split, s, shards)), (
                 records.video_example(v, label=labels[i], label_text=text(i), video_id=f"{split}-{i:05d}",
-                                      fps=meta["fps"], quality=params["quality"]) for i, v in videos))
+                                      fps=meta["fps"], quality=params["quality"], flow=_flow(v, params.get("flow")))
+                for i, v in videos))
             if progress:
                 print(f"  {name}: {split} shard {s + 1}/{shards} written", flush=True)
         meta["splits"][split] = {"videos": count, "frames": frames, "shards": shards}

@@ -17,45 +17,64 @@ shards and a ``meta.json`` with the class names, splits and how the data was mad
 import json
 import os
 
-import cv2
 import numpy as np
 import tensorflow as tf
+
+try:
+    from zoo.errors import ZooError
+except ImportError:  # pipelines is usable on its own
+    ZooError = ValueError
+
+from pipelines.videoio import encode_jpeg  # the JPEG encoder lives with the TensorFlow-free ingest worker code
 
 META = "meta.json"
 
 
-def encode_jpeg(image, quality=90):
-    """uint8 [H, W, 3] RGB (or [H, W, 1]) -> JPEG bytes (deterministic: libjpeg-turbo through OpenCV)."""
-    if image.ndim == 3 and image.shape[-1] == 3:
-        image = image[..., ::-1]  # OpenCV wants BGR
-    ok, buf = cv2.imencode(".jpg", np.ascontiguousarray(image), [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
-    if not ok:
-        raise ValueError("JPEG encoding failed")
-    return buf.tobytes()
+def use_filesystem(paths):
+    """Make `tf.io.gfile` able to open ``paths`` (a path or a list of them). TensorFlow itself knows local files and
+    gs://; s3://, hdfs://, az://, http(s):// and others come from tensorflow-io, imported here on first need (its S3
+    file system makes the interpreter abort at exit: see `zoo.cli.main`)."""
+    schemes = {p.split("://", 1)[0] for p in ([paths] if isinstance(paths, str) else paths) if "://" in p}
+    missing = schemes - set(tf.io.gfile.get_registered_schemes())
+    if missing:
+        import tensorflow_io  # noqa: F401  (registers its file systems)
+
+        missing -= set(tf.io.gfile.get_registered_schemes())
+    if missing:
+        raise ZooError(f"no file system for {', '.join(sorted(s + '://' for s in missing))}; known: "
+                       f"{', '.join(sorted(s + '://' for s in tf.io.gfile.get_registered_schemes() if s))}")
 
 
 def video_example(frames, *, label, video_id, fps, label_text="", quality=90, flow=None):
-    """A SequenceExample for one video. frames: uint8 [T, H, W, 3]; flow: optional (x, y) uint8 [T-1, H, W] each."""
+    """A SequenceExample for one video. frames: uint8 [T, H, W, 3]; flow: optional (x, y), each uint8 [T-1, H, W] as
+    made by `pipelines.flow.quantize_flow`."""
     frames = np.asarray(frames)
     if frames.ndim != 4 or frames.dtype != np.uint8:
         raise ValueError(f"frames must be uint8 [T, H, W, C], got {frames.dtype} {frames.shape}")
+    want = (len(frames) - 1,) + frames.shape[1:3]
+    if flow is not None and any(np.asarray(p).dtype != np.uint8 or np.shape(p) != want for p in flow):
+        raise ValueError(f"flow must be (x, y) quantized planes, uint8 {want} each, got "
+                         f"{[(np.asarray(p).dtype.name, np.shape(p)) for p in flow]}")
+    flow = None if flow is None else [[encode_jpeg(p[..., None], quality) for p in planes] for planes in flow]
+    return sequence_example([encode_jpeg(f, quality) for f in frames], height=frames.shape[1], width=frames.shape[2],
+                            label=label, video_id=video_id, fps=fps, label_text=label_text, flow=flow)
+
+
+def sequence_example(jpegs, *, height, width, label, video_id, fps, label_text="", flow=None):
+    """A serialized SequenceExample from JPEG-encoded frames; flow: optional (x, y) lists of JPEG-encoded planes."""
     ex = tf.train.SequenceExample()
     ctx = ex.context.feature
     ctx["video/id"].bytes_list.value.append(str(video_id).encode())
     ctx["video/fps"].float_list.value.append(float(fps))
-    ctx["video/frame_count"].int64_list.value.append(len(frames))
-    ctx["video/height"].int64_list.value.append(frames.shape[1])
-    ctx["video/width"].int64_list.value.append(frames.shape[2])
+    ctx["video/frame_count"].int64_list.value.append(len(jpegs))
+    ctx["video/height"].int64_list.value.append(height)
+    ctx["video/width"].int64_list.value.append(width)
     ctx["clip/label/index"].int64_list.value.append(int(label))
     ctx["clip/label/text"].bytes_list.value.append(str(label_text).encode())
-    images = ex.feature_lists.feature_list["image/encoded"]
-    for f in frames:
-        images.feature.add().bytes_list.value.append(encode_jpeg(f, quality))
-    if flow is not None:
-        for key, planes in zip(("flow/x", "flow/y"), flow):
-            fl = ex.feature_lists.feature_list[key]
-            for p in planes:
-                fl.feature.add().bytes_list.value.append(encode_jpeg(p[..., None], quality))
+    for key, values in [("image/encoded", jpegs)] + ([] if flow is None else list(zip(("flow/x", "flow/y"), flow))):
+        feature_list = ex.feature_lists.feature_list[key]
+        for value in values:
+            feature_list.feature.add().bytes_list.value.append(value)
     return ex.SerializeToString()
 
 
@@ -65,6 +84,7 @@ def shard_name(split, index, count):
 
 def write_shard(path, serialized_examples):
     """Write records to ``path`` atomically; returns the number of records."""
+    use_filesystem(path)
     tmp = f"{path}.tmp-{os.getpid()}"
     n = 0
     with tf.io.TFRecordWriter(tmp) as w:
@@ -76,6 +96,7 @@ def write_shard(path, serialized_examples):
 
 
 def write_meta(directory, meta):
+    use_filesystem(directory)
     tmp = os.path.join(directory, META + ".tmp")
     with tf.io.gfile.GFile(tmp, "w") as f:
         f.write(json.dumps(meta, indent=2, sort_keys=True))
@@ -83,6 +104,7 @@ def write_meta(directory, meta):
 
 
 def read_meta(directory):
+    use_filesystem(directory)
     path = os.path.join(directory, META)
     if not tf.io.gfile.exists(path):
         return None
@@ -91,6 +113,7 @@ def read_meta(directory):
 
 
 def shard_files(directory, split):
+    use_filesystem(directory)
     files = sorted(tf.io.gfile.glob(os.path.join(directory, f"{split}-*-of-*.tfrecord")))
     return files
 

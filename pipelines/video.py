@@ -1,29 +1,61 @@
 """The tf.data clip pipeline over sharded SequenceExample videos.
 
-shards -> interleaved read -> shuffle (training) -> parse (frames stay JPEG strings) -> choose frame indices ->
-decode only those frames -> one crop (random in training, central otherwise) and optional flip for the whole clip ->
-scale to [0, 1] -> batch -> prefetch.
+shards -> interleaved read -> parse (frames stay JPEG strings) -> choose frame indices and keep only those JPEG
+strings -> shuffle (training; the buffer holds clips' frames, not whole videos) -> decode only those frames (in
+training only the crop window of each) -> one crop (random in training, central otherwise) and optional flip for the
+whole clip -> batch -> scale to [0, 1] -> prefetch.
+
+Inputs (``inputs=``) for every model family:
+
+- ``"rgb"``: clips [T, H, W, C] (or single frames [H, W, C] with ``clip_len=1, squeeze_time=True``);
+- ``"flow"``: stacked optical flow [H, W, 2L] of Simonyan & Zisserman 2014, Sec. 3.1: ``flow_len`` = L
+  consecutive flow fields, channels x_1, y_1, ..., x_L, y_L, in pixels; with ``subtract_mean_flow`` the mean
+  displacement of each field is subtracted (Sec. 3.3, camera-motion compensation);
+- ``"rgb+flow"``: ``{"rgb": clip or frame, "flow": stacked flow}``, aligned in time (the flow stack starts at the
+  first RGB frame, like Eq. 1 of the paper), with the same crop and flip; a horizontal flip negates x flow.
+
+Flow comes from the JPEG feature lists ``flow/x``, ``flow/y`` (`pipelines.flow` quantizes it); it is dequantized with
+`pipelines.flow.dequantize_flow` and rescaled with the frames when they are resized, so it stays in pixels of the
+frames the model sees.
 
 Training takes one clip per video at a random temporal offset; evaluation takes ``num_clips`` evenly spaced clips
-and ``crops`` (1 or 3) crops per video, shaped [num_clips * crops, T, H, W, C] per video, so that per-video
+and ``crops`` (1 or 3) crops per video, stacked as V = crops x num_clips views per video, so that per-video
 predictions can be averaged (Karpathy et al. 2014, Sec. 4.1: clip hit@1, video hit@1, video hit@5). Videos shorter
 than a clip are padded by looping their frames. With a seed every random choice is a stateless function of
-(seed, video position), so the same seed gives the same batches.
+(seed, video position), so the same seed gives the same batches (for the same TensorFlow global seed: tf.data's
+seeded shuffles combine their seed with it, as every seeded TensorFlow op does).
+
+Shard paths may be remote (``s3://``, ``hdfs://``, ``gs://``...): `pipelines.records.use_filesystem` registers the
+file system (tensorflow-io) on first use.
 """
 
+import numpy as np
 import tensorflow as tf
 
+from pipelines import flow as flow_lib
 from pipelines import records
+from pipelines.datasets import ZooError
 
 AUTOTUNE = tf.data.AUTOTUNE
+INPUTS = ("rgb", "flow", "rgb+flow")
+
+
+def clip_start(frame_count, span, offset_fraction):
+    """First frame of a clip spanning ``span`` frames, at ``offset_fraction`` (in [0, 1]) of the free range."""
+    free = tf.maximum(frame_count - tf.cast(span, tf.int64), 0)
+    return tf.cast(tf.round(offset_fraction * tf.cast(free, tf.float32)), tf.int64)
+
+
+def _looped(starts, length, stride, count):
+    """Indices [len(starts) * length]: ``length`` frames ``stride`` apart from each start, looping over ``count``."""
+    idx = tf.reshape(starts, [-1, 1]) + tf.range(length, dtype=tf.int64) * stride
+    return tf.reshape(idx, [-1]) % tf.maximum(count, 1)
 
 
 def frame_indices(frame_count, clip_len, stride, offset_fraction):
     """Indices of one clip: start at ``offset_fraction`` of the free range, loop videos that are too short."""
-    span = tf.cast((clip_len - 1) * stride + 1, tf.int64)
-    free = tf.maximum(frame_count - span, 0)
-    start = tf.cast(tf.round(offset_fraction * tf.cast(free, tf.float32)), tf.int64)
-    return (start + tf.range(clip_len, dtype=tf.int64) * stride) % tf.maximum(frame_count, 1)
+    start = clip_start(frame_count, (clip_len - 1) * stride + 1, offset_fraction)
+    return _looped(start, clip_len, stride, frame_count)
 
 
 def _decode(jpegs, channels):
@@ -31,15 +63,20 @@ def _decode(jpegs, channels):
                      fn_output_signature=tf.TensorSpec([None, None, channels], tf.uint8))
 
 
-def resize_for_crop(clip, size):
-    """Resize [N, H, W, C] frames so that a ``size`` crop fits, keeping the aspect ratio; no-op when it already fits
-    and the frames are at most 8/7 of the crop (C3D's 128 -> 112 ratio)."""
-    hw = tf.cast(tf.shape(clip)[1:3], tf.float32)
+def _resized_shape(hw, size):
+    """The frame size [h, w] that makes a ``size`` crop fit, keeping the aspect ratio: unchanged when it already
+    fits and the frames are at most 8/7 of the crop (C3D's 128 -> 112 ratio), else scaled to 8/7 of the crop."""
+    hw = tf.cast(hw, tf.float32)
     target = tf.constant(size, tf.float32)
     need = tf.reduce_max(target / hw)  # >= 1 means the frames are too small
     too_big = tf.reduce_min(hw / target) > 8.0 / 7.0
     scale = tf.where(need >= 1.0, need, tf.where(too_big, tf.reduce_max(target * (8.0 / 7.0) / hw), 1.0))
-    new = tf.cast(tf.math.ceil(hw * scale), tf.int32)
+    return tf.cast(tf.math.ceil(hw * scale), tf.int32)
+
+
+def resize_for_crop(clip, size):
+    """Resize [N, H, W, C] uint8 frames so that a ``size`` crop fits (see `_resized_shape`)."""
+    new = _resized_shape(tf.shape(clip)[1:3], size)
 
     def resize():
         return tf.cast(tf.clip_by_value(tf.round(tf.image.resize(clip, new, antialias=True)), 0, 255), tf.uint8)
@@ -47,11 +84,27 @@ def resize_for_crop(clip, size):
     return tf.cond(tf.reduce_all(new == tf.shape(clip)[1:3]), lambda: clip, resize)
 
 
+def resize_flow_for_crop(flow, size):
+    """Resize float flow [N, H, W, 2] (x, y in pixels) like `resize_for_crop`; the displacements scale with it."""
+    hw = tf.shape(flow)[1:3]
+    new = _resized_shape(hw, size)
+
+    def resize():
+        scale = tf.cast(new, tf.float32) / tf.cast(hw, tf.float32)  # (rows, columns)
+        return tf.image.resize(flow, new, antialias=True) * tf.stack([scale[1], scale[0]])
+
+    return tf.cond(tf.reduce_all(new == hw), lambda: flow, resize)
+
+
+def _origin(hw, size, where):
+    """(top, left) of a ``size`` crop at relative position ``where`` in [0, 1]^2 of frames of size ``hw``."""
+    free = tf.cast(tf.convert_to_tensor(hw)[:2] - tf.constant(size), tf.float32)
+    return tf.unstack(tf.cast(tf.round(tf.convert_to_tensor(where, tf.float32) * free), tf.int32))
+
+
 def crop(clip, size, where=(0.5, 0.5)):
     """Crop [N, H, W, C] frames to ``size``; ``where`` in [0, 1]^2 is the relative (row, column) position."""
-    h, w = tf.shape(clip)[1], tf.shape(clip)[2]
-    top = tf.cast(tf.round(where[0] * tf.cast(h - size[0], tf.float32)), tf.int32)
-    left = tf.cast(tf.round(where[1] * tf.cast(w - size[1], tf.float32)), tf.int32)
+    top, left = _origin(tf.shape(clip)[1:3], size, where)
     return clip[:, top:top + size[0], left:left + size[1], :]
 
 
@@ -60,73 +113,190 @@ def center_view(frames, size):
     return crop(resize_for_crop(frames, size), size)
 
 
-def _train_clip(example, seed, clip_len, stride, size, channels, flip):
-    u = tf.random.stateless_uniform([4], seed=seed)
-    idx = frame_indices(example["frame_count"], clip_len, stride, u[0])
-    clip = resize_for_crop(_decode(tf.gather(example["frames"], idx), channels), size)
-    clip = tf.reshape(crop(clip, size, u[1:3]), [clip_len, size[0], size[1], channels])
-    if flip:
-        clip = tf.cond(u[3] < 0.5, lambda: tf.reverse(clip, axis=[2]), lambda: clip)
-    return clip
+def _flow_values(planes):
+    """Decoded flow planes uint8 [2N, h, w, 1] (N x planes, then N y planes) -> float32 fields [N, h, w, 2] (x, y)
+    in pixels, dequantized by `pipelines.flow.dequantize_flow`."""
+    table = tf.constant(flow_lib.dequantize_flow(np.arange(256)), tf.float32)  # the stored byte -> pixels
+    return tf.gather(table, tf.cast(tf.concat(tf.split(planes, 2), axis=-1), tf.int32))
 
 
-def _eval_clips(example, clip_len, stride, size, channels, num_clips, crops):
-    fractions = tf.linspace(0.0, 1.0, num_clips) if num_clips > 1 else tf.constant([0.5])
-    idx = tf.reshape(tf.map_fn(lambda f: frame_indices(example["frame_count"], clip_len, stride, f), fractions,
-                               fn_output_signature=tf.int64), [-1])
-    frames = resize_for_crop(_decode(tf.gather(example["frames"], idx), channels), size)
-    # Three crops along the longer side (Simonyan & Zisserman style) or one central crop.
-    wheres = [(0.5, 0.0), (0.5, 0.5), (0.5, 1.0)] if crops == 3 else [(0.5, 0.5)]
-    hw = tf.shape(frames)[1:3]
-    views = []
-    for r, c in wheres:
-        where = tf.cond(hw[0] > hw[1], lambda: tf.constant((c, r)), lambda: tf.constant((r, c)))
-        views.append(tf.reshape(crop(frames, size, where), [num_clips, clip_len, size[0], size[1], channels]))
-    return tf.concat(views, axis=0)
+# name -> (JPEG feature lists, channels, decoded uint8 -> values, resize so that a crop fits)
+_SOURCES = {"rgb": (("frames",), None, lambda frames: frames, resize_for_crop),
+            "flow": (("flow_x", "flow_y"), 1, _flow_values, resize_flow_for_crop)}
 
 
-def clips(files, *, clip_len, size, batch_size, training, stride=1, channels=3, flip=True, seed=None,
+def _crops(jpegs, channels, size, wheres, values, resize, window):
+    """The ``size`` crops at ``wheres`` of the frames of one video, JPEG strings [N] -> a list of [N, h, w, C].
+
+    With ``window`` (training: one random crop) and frames that need no resizing, only the crop's window of each
+    frame is decoded (`tf.io.decode_and_crop_jpeg`: ~12% less decoding, pixels within 2 levels of a whole decode);
+    otherwise the frames are decoded whole, resized if needed and cropped (evaluation: exactly `center_view`)."""
+    def whole():
+        frames = resize(values(_decode(jpegs, channels)), size)
+        hw = tf.shape(frames)[1:3]
+        return [crop(frames, size, where(hw) if callable(where) else where) for where in wheres]
+
+    if not window or len(wheres) > 1 or jpegs.shape[0] is None:
+        return whole()
+    hw = tf.image.extract_jpeg_shape(jpegs[0])[:2]
+
+    def window():
+        box = tf.stack(_origin(hw, size, wheres[0]) + list(size))
+        return [values(tf.stack([tf.io.decode_and_crop_jpeg(s, box, channels=channels) for s in tf.unstack(jpegs)]))]
+
+    return tf.cond(tf.reduce_all(_resized_shape(hw, size) == hw), window, whole)
+
+
+def stack_flow(fields, subtract_mean=True):
+    """[..., L, H, W, 2] flow fields -> [..., H, W, 2L] channels x_1, y_1, ..., x_L, y_L (Simonyan & Zisserman 2014,
+    Eq. 1); ``subtract_mean`` removes each field's mean displacement (Sec. 3.3)."""
+    if subtract_mean:
+        fields -= tf.reduce_mean(fields, axis=[-3, -2], keepdims=True)
+    rank = len(fields.shape)
+    moved = tf.transpose(fields, list(range(rank - 4)) + [rank - 3, rank - 2, rank - 4, rank - 1])
+    shape = tf.shape(moved)
+    return tf.reshape(moved, tf.concat([shape[:-2], [shape[-2] * 2]], 0))
+
+
+def _flip(view, name):
+    """Mirror views [..., W, C] left-right; mirrored motion has its x flow negated."""
+    shape = tf.shape(view)
+    flipped = tf.reshape(tf.reverse(tf.reshape(view, [-1, shape[-2], shape[-1]]), axis=[1]), shape)  # fast as 3-D
+    return flipped * tf.constant([-1.0, 1.0]) if name == "flow" else flipped
+
+
+def _select(example, starts, *, inputs, clip_len, stride, flow_len, **_):
+    """The JPEG strings of the frames (and flow fields) of the views starting at ``starts``: nothing is decoded, and
+    the rest of the video is dropped here, before the shuffle buffer."""
+    out = {"label": example["label"], "id": example["id"]}
+    if "rgb" in inputs:
+        out["frames"] = tf.gather(example["frames"], _looped(starts, clip_len, stride, example["frame_count"]))
+    if "flow" in inputs:
+        idx = _looped(starts, flow_len, 1, example["frame_count"] - 1)
+        out["flow_x"], out["flow_y"] = tf.gather(example["flow_x"], idx), tf.gather(example["flow_y"], idx)
+    return out
+
+
+def _views(selected, wheres, flip, *, inputs, clip_len, flow_len, size, channels, window=False, **_):
+    """Decode the selected frames and cut the views: for every crop position in ``wheres`` and every start, an RGB
+    clip uint8 [V, T, H, W, C] and/or flow fields float32 [V, L, H, W, 2] (crops outer). ``flip``: a scalar bool
+    tensor (mirror every view) or None; ``window``: see `_crops`."""
+    out = {}
+    for name in ("rgb", "flow"):
+        if name not in inputs:
+            continue
+        keys, kind_channels, values, resize = _SOURCES[name]
+        length = clip_len if name == "rgb" else flow_len
+        jpegs = tf.concat([selected[k] for k in keys], axis=0)
+        crops = _crops(jpegs, kind_channels or channels, size, wheres, values, resize, window)
+        view = tf.concat([tf.reshape(c, [-1, length, size[0], size[1], c.shape[-1]]) for c in crops], axis=0)
+        if flip is not None:
+            view = tf.cond(flip, lambda v=view, k=name: _flip(v, k), lambda v=view: v)
+        out[name] = view
+    return out
+
+
+def _normalized(tensor):
+    """uint8 RGB -> float32 in [0, 1]; anything else as it is."""
+    return tf.cast(tensor, tf.float32) / 255.0 if tensor.dtype == tf.uint8 else tensor
+
+
+def _along_longer_side(position):
+    """A crop position (row, column) that moves along the longer side of frames of shape ``hw``."""
+    return lambda hw: tf.cond(hw[0] > hw[1], lambda: tf.constant(position[::-1]), lambda: tf.constant(position))
+
+
+def _span(inputs, clip_len, stride, flow_len):
+    """Frames a view covers: the RGB clip and/or the L + 1 frames of L flow fields."""
+    return max((clip_len - 1) * stride + 1 if "rgb" in inputs else 1, flow_len + 1 if "flow" in inputs else 1)
+
+
+def _check_flow(files):
+    """A clear error, before any batch, when the shards hold no optical flow."""
+    first = next(iter(tf.data.TFRecordDataset(files[:1]).take(1)), None)
+    if first is None:
+        return
+    lists = tf.train.SequenceExample.FromString(first.numpy()).feature_lists.feature_list
+    if "flow/x" not in lists or "flow/y" not in lists:
+        raise ZooError(f"{files[0]} holds no optical flow (feature lists flow/x, flow/y): ingest the videos with "
+                       "flow (`zoo data ingest ... --flow farneback`) to train on flow")
+
+
+def clips(files, *, clip_len=1, size, batch_size, training, stride=1, channels=3, flip=True, seed=None,
           num_clips=1, crops=1, squeeze_time=False, with_labels=True, with_ids=False, shuffle_buffer=256,
-          drop_remainder=None, count=None):
-    """A batched dataset of float32 clips in [0, 1] (and int64 labels).
+          drop_remainder=None, count=None, inputs="rgb", flow_len=10, subtract_mean_flow=True):
+    """A batched dataset of model inputs (and int64 labels, and video ids with ``with_ids``).
 
-    training: one random clip per video, shape [B, T, H, W, C]; otherwise ``num_clips`` x ``crops`` views per
-    video, shape [B, V, T, H, W, C] (or [B, T, H, W, C] when V == 1). ``squeeze_time`` drops the time axis of
-    single-frame clips (clip_len 1) for frame models.
+    inputs "rgb": float32 clips in [0, 1], [B, T, H, W, C] ([B, H, W, C] with ``squeeze_time`` and clip_len 1);
+    "flow": float32 stacked flow [B, H, W, 2 * flow_len] in pixels; "rgb+flow": {"rgb": ..., "flow": ...}.
+    training: one random view per video; otherwise ``num_clips`` x ``crops`` views per video, a view axis after
+    the batch axis ([B, V, ...]) when V > 1.
     """
+    if inputs not in INPUTS:
+        raise ZooError(f"inputs must be one of {', '.join(INPUTS)}, got {inputs!r}")
     if crops not in (1, 3):
-        raise ValueError(f"crops must be 1 or 3, got {crops}")
+        raise ZooError(f"crops must be 1 or 3, got {crops}")
     if squeeze_time and clip_len != 1:
-        raise ValueError("squeeze_time needs clip_len 1")
+        raise ZooError("squeeze_time needs clip_len 1")
     size = tuple(int(s) for s in size)
     files = list(files)
+    if not files:
+        raise ZooError("no shard files given")
+    records.use_filesystem(files)
+    with_flow = "flow" in inputs
+    if with_flow:
+        _check_flow(files)
+    shape = dict(inputs=inputs, clip_len=clip_len, stride=stride, flow_len=flow_len, size=size, channels=channels)
+    span = _span(inputs, clip_len, stride, flow_len)
+
     ds = tf.data.Dataset.from_tensor_slices(files)
     if training:
         ds = ds.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
     ds = ds.interleave(tf.data.TFRecordDataset, cycle_length=min(len(files), 8), block_length=1,
                        num_parallel_calls=AUTOTUNE, deterministic=True)
+    parse = lambda serialized: records.parse(serialized, with_flow=with_flow)
     if training:
-        ds = ds.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
-    ds = ds.map(records.parse, num_parallel_calls=AUTOTUNE)
-    if count is not None:
-        ds = ds.apply(tf.data.experimental.assert_cardinality(count))
-
-    if training:
-        # One independent stateless seed per element; tf.data.Dataset.random continues across epochs.
+        # One independent stateless seed per video; tf.data.Dataset.random continues across epochs. The frames are
+        # chosen before the shuffle buffer, so that it holds a clip's JPEG strings, not whole videos.
         ds = tf.data.Dataset.zip(ds, tf.data.Dataset.random(seed=seed).batch(2))
 
-        def view(example, s):
-            return example, _train_clip(example, s, clip_len, stride, size, channels, flip)
-    else:
-        def view(example):
-            v = _eval_clips(example, clip_len, stride, size, channels, num_clips, crops)
-            return example, (v[0] if num_clips * crops == 1 else v)
+        def select(serialized, s):
+            example, u = parse(serialized), tf.random.stateless_uniform([4], seed=s)
+            return _select(example, clip_start(example["frame_count"], span, u[0]), **shape), u
 
-    def finish(example, clip):
-        clip = tf.cast(clip, tf.float32) / 255.0
-        if squeeze_time:
-            clip = tf.squeeze(clip, axis=-4)
-        out = (clip,)
+        def view(selected, u):
+            return selected, _views(selected, [u[1:3]], (u[3] < 0.5) if flip else None, window=True, **shape)
+    else:
+        fractions = np.linspace(0.0, 1.0, num_clips) if num_clips > 1 else [0.5]
+        # Three crops along the longer side (Simonyan & Zisserman style) or one central crop.
+        wheres = ([_along_longer_side(p) for p in ((0.5, 0.0), (0.5, 0.5), (0.5, 1.0))] if crops == 3
+                  else [(0.5, 0.5)])
+
+        def select(serialized):
+            example = parse(serialized)
+            return _select(example, clip_start(example["frame_count"], span, tf.constant(fractions, tf.float32)),
+                           **shape)
+
+        def view(selected):
+            return selected, _views(selected, wheres, None, **shape)
+
+    ds = ds.map(select, num_parallel_calls=AUTOTUNE)
+    if count is not None:
+        ds = ds.apply(tf.data.experimental.assert_cardinality(count))
+    if training:
+        ds = ds.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
+
+    def finish(example, views):
+        x = {}
+        if "rgb" in views:
+            x["rgb"] = views["rgb"]  # uint8 until batched: 4x fewer bytes to batch
+            if squeeze_time:
+                x["rgb"] = tf.squeeze(x["rgb"], axis=-4)
+        if "flow" in views:
+            x["flow"] = stack_flow(views["flow"], subtract_mean_flow)
+        if training or num_clips * crops == 1:
+            x = {k: v[0] for k, v in x.items()}  # no view axis
+        out = (x if inputs == "rgb+flow" else x[inputs],)
         if with_labels:
             out += (example["label"],)
         if with_ids:
@@ -136,4 +306,6 @@ def clips(files, *, clip_len, size, batch_size, training, stride=1, channels=3, 
     ds = ds.map(lambda *a: finish(*view(*a)), num_parallel_calls=AUTOTUNE)
     ds = ds.batch(batch_size, drop_remainder=training if drop_remainder is None else drop_remainder,
                   num_parallel_calls=AUTOTUNE)
+    ds = ds.map(lambda *batch: tf.nest.map_structure(_normalized, batch if len(batch) > 1 else batch[0]),
+                num_parallel_calls=AUTOTUNE)
     return ds.prefetch(AUTOTUNE)

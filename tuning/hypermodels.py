@@ -46,9 +46,10 @@ def search(model, data, *, tuner="random", max_trials=10, epochs=3, batch_size=3
     hypermodel = ZooHyperModel(model, preset, space, fixed)
     probe = zoo.build(model, preset, **fixed)
     zdata.check(info, data_info, model=probe)
-    train = zdata.dataset(info, probe, data, "train", batch_size, training=True, seed=seed)
+    stride = info.clip_stride(zoo.resolve(model, preset, **fixed))
+    train = zdata.dataset(info, probe, data, "train", batch_size, training=True, seed=seed, stride=stride)
     val = zdata.dataset(info, probe, data, "val" if "val" in data_info.splits else "test", batch_size,
-                        training=False)
+                        training=False, stride=stride)
     objective = kt.Objective("val_accuracy", "max") if info.task == "classification" else "val_loss"
     kwargs = dict(max_epochs=epochs) if tuner == "hyperband" else dict(max_trials=max_trials)
     t = TUNERS[tuner](hypermodel, objective=objective, directory=directory, project_name=f"{model}-{data}",

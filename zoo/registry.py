@@ -20,8 +20,16 @@ class ModelInfo:
     builder: object
     paper: str  # citation, with the section or figure the builder follows
     task: str  # "classification" or "generative"
-    input: str  # "clip" [T,H,W,C], "frame" [H,W,C] taken from a video, or "image" [H,W,C]
+    input: str  # "clip" [T,H,W,C] or "frame" [H,W,C] from a video, "flow" [H,W,2L] stacked optical flow,
+    #             "rgb+flow" {"rgb": frame, "flow": stacked flow}, or "image" [H,W,C]
     presets: dict  # preset name -> keyword arguments (paper is always {})
+    stride: object = None  # temporal stride of the input clip: an int, or the name of a builder argument
+
+    def clip_stride(self, arguments):
+        """The frame stride the data pipeline must use for this model built with ``arguments``."""
+        if self.stride is None:
+            return 1
+        return arguments[self.stride] if isinstance(self.stride, str) else int(self.stride)
 
     def arguments(self):
         return {
@@ -31,17 +39,18 @@ class ModelInfo:
         }
 
 
-def register(name, *, paper, task, input, tiny):
-    """Decorator: register ``builder`` as ``name`` with a ``tiny`` preset (the paper preset is its defaults)."""
+def register(name, *, paper, task, input, tiny, stride=None):
+    """Decorator: register ``builder`` as ``name`` with a ``tiny`` preset (the paper preset is its defaults).
+    ``stride``: the temporal stride between the frames of the input clip (an int or a builder argument's name)."""
     if task not in ("classification", "generative"):
         raise ValueError(f"unknown task {task!r}")
-    if input not in ("clip", "frame", "image"):
+    if input not in ("clip", "frame", "flow", "rgb+flow", "image"):
         raise ValueError(f"unknown input kind {input!r}")
 
     def wrap(builder):
         if name in _MODELS:
             raise ValueError(f"model {name!r} is registered twice")
-        info = ModelInfo(name, builder, paper, task, input, {"paper": {}, "tiny": dict(tiny)})
+        info = ModelInfo(name, builder, paper, task, input, {"paper": {}, "tiny": dict(tiny)}, stride)
         unknown = set(tiny) - set(info.arguments())
         if unknown:
             raise ValueError(f"tiny preset of {name!r} sets unknown arguments {sorted(unknown)}")

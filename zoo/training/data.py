@@ -7,8 +7,20 @@ from zoo.errors import ZooError
 
 
 def model_input(model):
-    """The model's per-example input shape (without the batch axis)."""
-    return tuple(model.inputs[0].shape[1:]) if hasattr(model, "inputs") and model.inputs else model.image_shape
+    """The model's per-example input shape (without the batch axis); a dict of them for multi-input models."""
+    if not (hasattr(model, "inputs") and model.inputs):
+        return model.image_shape
+    if isinstance(model.input, dict):
+        return {k: tuple(v.shape[1:]) for k, v in model.input.items()}
+    return tuple(model.inputs[0].shape[1:])
+
+
+def fold_views(x, model):
+    """[B, V, ...] evaluation views (or a dict of them) -> [B * V, ...] model inputs."""
+    shape = model_input(model)
+    if isinstance(shape, dict):
+        return {k: tf.reshape(v, [-1, *shape[k]]) for k, v in x.items()}
+    return tf.reshape(x, [-1, *shape])
 
 
 def check(info, data_info, model=None, num_classes=None):
@@ -41,17 +53,23 @@ def image_dataset(name, split, batch_size, training, labels, seed=None):
     return ds.map(scale, num_parallel_calls=tf.data.AUTOTUNE).batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
 
-def dataset(info, model, data, split, batch_size, training, seed=None, num_clips=1, crops=1, with_ids=False):
-    """Batches for ``model`` (registered as ``info``) from dataset ``data``."""
+def dataset(info, model, data, split, batch_size, training, seed=None, num_clips=1, crops=1, with_ids=False,
+            stride=1):
+    """Batches for ``model`` (registered as ``info``) from dataset ``data``; ``stride`` between clip frames."""
     data_info = datasets.info(data)
     if data_info.kind == "image":
         return image_dataset(data, split, batch_size, training, labels=info.task == "classification", seed=seed)
     shape = model_input(model)
+    kw = dict(inputs="rgb", clip_len=1, squeeze_time=True)
     if info.input == "clip":
-        clip_len, (h, w, c), squeeze = shape[0], shape[1:], False
-    else:
-        clip_len, (h, w, c), squeeze = 1, shape, True
-    return video.clips(datasets.video_files(data, split), clip_len=clip_len, size=(h, w), channels=c,
-                       batch_size=batch_size, training=training, flip=data_info.flip, seed=seed,
-                       num_clips=num_clips, crops=crops, squeeze_time=squeeze and num_clips * crops == 1,
-                       with_ids=with_ids, count=datasets.split_size(data, split))
+        (clip_len, h, w, c), kw = shape, dict(inputs="rgb", clip_len=shape[0])
+    elif info.input == "frame":
+        h, w, c = shape
+    elif info.input == "flow":
+        (h, w, two_l), c = shape, 3
+        kw = dict(inputs="flow", flow_len=two_l // 2)
+    else:  # rgb+flow: one RGB frame and the stacked flow that starts with it
+        (h, w, c), kw["inputs"], kw["flow_len"] = shape["rgb"], "rgb+flow", shape["flow"][-1] // 2
+    return video.clips(datasets.video_files(data, split), size=(h, w), channels=c, batch_size=batch_size,
+                       training=training, flip=data_info.flip, seed=seed, stride=stride, num_clips=num_clips,
+                       crops=crops, with_ids=with_ids, count=datasets.split_size(data, split), **kw)

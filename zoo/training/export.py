@@ -1,8 +1,10 @@
 """SavedModel export with the preprocessing inside: serving signatures take raw uint8 inputs.
 
-- Classifiers: ``serving_default`` takes uint8 clips [B, T, H, W, C] (or frames [B, H, W, C]) of any H, W; frames
-  are resized and centre-cropped exactly as the evaluation pipeline does, scaled to [0, 1], and the signature
-  returns the class probabilities and the top-k class indices, names and probabilities.
+- Classifiers: ``serving_default`` takes uint8 clips [B, T, H, W, C] or frames [B, H, W, C] of any H, W, and/or
+  float32 stacked flow [B, H, W, 2L] in pixels (two-stream). Frames (and flow, whose vectors scale with it) are
+  resized and centre-cropped exactly as the evaluation pipeline does, frames scaled to [0, 1], flow fields
+  mean-subtracted; the signature returns the class probabilities and the top-k class indices, names and
+  probabilities.
 - Models with their own ``serving_endpoints()`` (generative ones) export those (e.g. VAE: encode, decode, sample).
 
 The SavedModel is written under a temporary name and renamed, so no half-written export is left under the final
@@ -19,31 +21,54 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from pipelines.video import center_view
+from pipelines.video import center_view, crop, resize_flow_for_crop, stack_flow
 from zoo.training.data import model_input
 
 
-def classifier_endpoint(model, input_kind, class_names, top_k=5):
-    shape = model_input(model)
-    names = tf.constant(list(class_names) or [str(i) for i in range(model.outputs[0].shape[-1])])
-    k = min(top_k, int(names.shape[0]))
-    if input_kind == "clip":
-        t, h, w, c = shape
-        spec = tf.TensorSpec([None, t, None, None, c], tf.uint8, name="clips")
-    else:
-        (h, w, c), t = shape, None
-        spec = tf.TensorSpec([None, None, None, c], tf.uint8, name="frames" if input_kind == "frame" else "images")
+def _rgb_view(x, size):
+    """uint8 [..., H', W', C] -> float32 [..., H, W, C] in [0, 1], resized and centre-cropped like evaluation."""
+    lead = tf.shape(x)[:-3]
+    frames = tf.reshape(x, tf.concat([[-1], tf.shape(x)[-3:]], 0))
+    frames = tf.cast(center_view(frames, size), tf.float32) / 255.0
+    return tf.reshape(frames, tf.concat([lead, tf.shape(frames)[1:]], 0))
 
-    def serve(x):
-        frames = tf.reshape(x, tf.concat([[-1], tf.shape(x)[-3:]], 0))
-        frames = tf.cast(center_view(frames, (h, w)), tf.float32) / 255.0
-        batch = tf.reshape(frames, [-1] + list(shape))
-        p = tf.cast(model(batch, training=False), tf.float32)
+
+def _flow_view(x, size):
+    """float32 stacked flow [B, H', W', 2L] in pixels -> [B, H, W, 2L] resized (vectors scaled), centre-cropped and
+    with each field's mean subtracted, like the evaluation pipeline."""
+    b, h, w, steps = tf.shape(x)[0], tf.shape(x)[1], tf.shape(x)[2], x.shape[-1] // 2
+    fields = tf.reshape(tf.transpose(tf.reshape(x, [b, h, w, steps, 2]), [0, 3, 1, 2, 4]), [-1, h, w, 2])
+    fields = crop(resize_flow_for_crop(fields, size), size)
+    return stack_flow(tf.reshape(fields, [b, steps, size[0], size[1], 2]), subtract_mean=True)
+
+
+def classifier_endpoint(model, input_kind, class_names, top_k=5):
+    """``serving_default``: raw inputs (uint8 frames, float32 flow in pixels) -> probabilities and the top k."""
+    shape = model_input(model)
+    num_classes = model.outputs[0].shape[-1]
+    names = tf.constant(list(class_names) or [str(i) for i in range(num_classes)])
+    k = min(top_k, num_classes)
+    if input_kind == "rgb+flow":
+        (h, w, c), two_l = shape["rgb"], shape["flow"][-1]
+        specs = [tf.TensorSpec([None, None, None, c], tf.uint8, name="rgb"),
+                 tf.TensorSpec([None, None, None, two_l], tf.float32, name="flow")]
+        views = lambda rgb, flow: {"rgb": _rgb_view(rgb, (h, w)), "flow": _flow_view(flow, (h, w))}
+    elif input_kind == "flow":
+        specs = [tf.TensorSpec([None, None, None, shape[-1]], tf.float32, name="flow")]
+        views = lambda flow: _flow_view(flow, shape[:2])
+    else:
+        lead = [None, shape[0]] if input_kind == "clip" else [None]
+        name = {"clip": "clips", "frame": "frames", "image": "images"}[input_kind]
+        specs = [tf.TensorSpec(lead + [None, None, shape[-1]], tf.uint8, name=name)]
+        views = lambda x: _rgb_view(x, shape[-3:-1])
+
+    def serve(*inputs):
+        p = tf.cast(model(views(*inputs), training=False), tf.float32)
         top_p, top_i = tf.math.top_k(p, k=k)
         return {"probabilities": p, "top_k_indices": top_i, "top_k_names": tf.gather(names, top_i),
                 "top_k_probabilities": top_p}
 
-    return {"serve": (serve, [spec])}
+    return {"serve": (serve, specs)}
 
 
 def endpoints(model, input_kind, class_names=()):
@@ -97,9 +122,10 @@ def run_in_fresh_process(saved_model, signature, inputs):
 def example_inputs(model, signature, batch=3, seed=0):
     """Random inputs for a signature; unknown dimensions are taken from the model's input shape."""
     rng = np.random.default_rng(seed)
-    shape = model_input(model)
+    shapes = model_input(model)
     out = {}
     for spec in signature:
+        shape = shapes[spec.name] if isinstance(shapes, dict) else shapes
         dims = list(spec.shape)
         for i, d in enumerate(dims):
             if d is None:

