@@ -103,20 +103,26 @@ def export_saved_model(model, path, input_kind, class_names=()):
     return list(endpoints_)
 
 
-def run_in_fresh_process(saved_model, signature, inputs):
-    """Call ``signature`` of a SavedModel in a new Python process that imports only TensorFlow; returns its
-    outputs and, under ``__modules__``, which of the zoo's own packages (or tfp / tensorflow-io) got imported."""
+def run_in_fresh_process(jobs):
+    """Call SavedModel signatures in one new Python process that imports only TensorFlow. ``jobs``: a list of
+    (saved_model, signature, inputs dict). Returns one outputs dict per job, with ``__modules__``: which of the
+    zoo's own packages (or tfp / tensorflow-io) got imported there."""
     script = os.path.join(os.path.dirname(__file__), "reload_check.py")
     with tempfile.TemporaryDirectory() as tmp:
-        src, dst = os.path.join(tmp, "in.npz"), os.path.join(tmp, "out.npz")
-        np.savez(src, **inputs)
+        argv = []
+        for i, (saved_model, signature, inputs) in enumerate(jobs):
+            np.savez(os.path.join(tmp, f"in{i}.npz"), **inputs)
+            argv += [os.path.abspath(saved_model), signature, os.path.join(tmp, f"in{i}.npz"),
+                     os.path.join(tmp, f"out{i}.npz")]
         env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": ""}
-        proc = subprocess.run([sys.executable, "-I", script, saved_model, signature, src, dst],
-                              capture_output=True, text=True, env=env, cwd=tmp)
+        proc = subprocess.run([sys.executable, "-I", script, *argv], capture_output=True, text=True, env=env, cwd=tmp)
         if proc.returncode != 0:
-            raise RuntimeError(f"reloading {saved_model} failed:\n{proc.stderr[-2000:]}")
-        with np.load(dst) as f:
-            return {k: f[k] for k in f.files}
+            raise RuntimeError(f"reloading {[j[0] for j in jobs]} failed:\n{proc.stderr[-2000:]}")
+        outputs = []
+        for i in range(len(jobs)):
+            with np.load(os.path.join(tmp, f"out{i}.npz")) as f:
+                outputs.append({k: f[k] for k in f.files})
+        return outputs
 
 
 def example_inputs(model, signature, batch=3, seed=0):
@@ -137,21 +143,27 @@ def example_inputs(model, signature, batch=3, seed=0):
     return out
 
 
-def verify_in_fresh_process(model, saved_model, input_kind, class_names=()):
-    """Compare the default signature of the SavedModel, reloaded in a TensorFlow-only process, with the same
-    function run on the Keras model here. Returns (max |difference| of float outputs, imported packages);
-    raises if a non-float output (class indices, names) differs."""
-    name, (fn, signature) = next(iter(endpoints(model, input_kind, class_names).items()))
-    inputs = example_inputs(model, signature)
-    want = {k: np.asarray(v) for k, v in fn(*[tf.constant(inputs[s.name]) for s in signature]).items()}
-    got = run_in_fresh_process(saved_model, "serving_default", inputs)
-    diff = 0.0
-    for key, value in want.items():
-        if value.dtype.kind == "f":
-            diff = max(diff, float(np.max(np.abs(got[key] - value))))
-        else:
-            if value.dtype == object:
-                value = np.char.decode(value.astype(bytes), "utf-8")
-            if not np.array_equal(got[key], value):
-                raise AssertionError(f"output {key!r} of {name!r} differs after reload")
-    return diff, [str(m) for m in got["__modules__"]]
+def verify_in_fresh_process(models):
+    """Compare the default signature of each SavedModel, reloaded in one TensorFlow-only process, with the same
+    function run on the Keras model here. ``models``: a list of (model, saved_model, input_kind, class_names).
+    Returns a list of (max |difference| of float outputs, imported packages); raises if a non-float output
+    (class indices, names) differs."""
+    jobs, wants = [], []
+    for model, saved_model, input_kind, class_names in models:
+        _, (fn, signature) = next(iter(endpoints(model, input_kind, class_names).items()))
+        inputs = example_inputs(model, signature)
+        wants.append({k: np.asarray(v) for k, v in fn(*[tf.constant(inputs[s.name]) for s in signature]).items()})
+        jobs.append((saved_model, "serving_default", inputs))
+    results = []
+    for (_, saved_model, _, _), want, got in zip(models, wants, run_in_fresh_process(jobs)):
+        diff = 0.0
+        for key, value in want.items():
+            if value.dtype.kind == "f":
+                diff = max(diff, float(np.max(np.abs(got[key] - value))))
+            else:
+                if value.dtype == object:
+                    value = np.char.decode(value.astype(bytes), "utf-8")
+                if not np.array_equal(got[key], value):
+                    raise AssertionError(f"output {key!r} of {saved_model} differs after reload")
+        results.append((diff, [str(m) for m in got["__modules__"]]))
+    return results

@@ -1,11 +1,11 @@
-"""Run a SavedModel signature in a process that imports only TensorFlow (and NumPy).
+"""Run SavedModel signatures in a process that imports only TensorFlow (and NumPy).
 
-    python reload_check.py SAVED_MODEL SIGNATURE INPUTS.npz OUTPUTS.npz
+    python reload_check.py SAVED_MODEL SIGNATURE INPUTS.npz OUTPUTS.npz [SAVED_MODEL SIGNATURE INPUTS OUTPUTS ...]
 
 Used by `zoo demo`, the tests and `zoo export --check`: whoever serves the export will not have the zoo,
 tensorflow-probability or tensorflow-io installed, so the reload must not need them (TensorFlow itself imports
-Keras, so Keras is not in that list). The names of the loaded packages go to
-OUTPUTS.npz as ``__modules__``.
+Keras, so Keras is not in that list). The names of the loaded packages go to each OUTPUTS.npz as ``__modules__``.
+Several models in one call share the cost of importing TensorFlow.
 """
 
 import sys
@@ -14,9 +14,8 @@ import numpy as np
 import tensorflow as tf
 
 
-def main(saved_model, signature, inputs, outputs):
-    loaded = tf.saved_model.load(saved_model)
-    fn = loaded.signatures[signature]
+def run(saved_model, signature, inputs, outputs):
+    fn = tf.saved_model.load(saved_model).signatures[signature]
     with np.load(inputs) as f:
         args = {k: tf.constant(f[k]) for k in f.files}
     result = {}
@@ -30,4 +29,8 @@ def main(saved_model, signature, inputs, outputs):
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:5])
+    args = sys.argv[1:]
+    if not args or len(args) % 4:
+        sys.exit(__doc__)
+    for i in range(0, len(args), 4):
+        run(*args[i:i + 4])

@@ -211,4 +211,5 @@ def check_export(run_dir, saved_model=None):
     saved_model = saved_model or os.path.join(run_dir, "export")
     if not os.path.isdir(saved_model):
         raise ZooError(f"no SavedModel at {saved_model!r}: run `zoo export {run_dir}` first")
-    return verify_in_fresh_process(load_model(run_dir), saved_model, config["input"], config.get("class_names", ()))
+    model = load_model(run_dir)
+    return verify_in_fresh_process([(model, saved_model, config["input"], config.get("class_names", ()))])[0]
