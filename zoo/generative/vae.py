@@ -78,12 +78,19 @@ class VAE(keras.Model):
         """Reconstruction: the decoder mean at the posterior mean."""
         return self.decode_mean(self.posterior(x, training).mean())
 
+    def reconstruct(self, x):
+        return self(x, training=False)
+
     def sample(self, num, seed=None):
         """``num`` images from the prior, as decoder means in [0, 1]."""
         z = tf.random.stateless_normal([num, self.latent_dim], seed=[0 if seed is None else seed, 7])
         return self.decode_mean(z)
 
     # -- training ------------------------------------------------------------------------------------------
+    def compile(self, optimizer=None, **kwargs):
+        """Adam at 1e-3 by default (the paper used Adagrad, Sec. 5; Adam converges faster on the same objective)."""
+        super().compile(optimizer=optimizer or keras.optimizers.Adam(1e-3), **kwargs)
+
     @staticmethod
     def _images(data):
         return data[0] if isinstance(data, (tuple, list)) else data

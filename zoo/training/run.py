@@ -56,19 +56,25 @@ def load_model(run_dir):
 
 
 def _compile(model, info, learning_rate, jit, decay_steps=None):
-    """Adam; with a known number of steps the learning rate follows a cosine decay over the run."""
-    if decay_steps:
+    """Classifiers: Adam (1e-3 unless given) with sparse categorical cross-entropy. Generative models compile
+    themselves (their train_step has its own losses; a GAN has two optimizers): with no learning rate they take the
+    paper's optimizers, with one an Adam at that rate. With a known number of steps the given learning rate follows
+    a cosine decay over the run."""
+    if learning_rate is None and info.task == "classification":
+        learning_rate = 1e-3
+    if learning_rate is not None and decay_steps:
         learning_rate = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps, alpha=0.01)
-    optimizer = keras.optimizers.Adam(learning_rate)
     if info.task == "classification":
-        model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy",
+        model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="sparse_categorical_crossentropy",
                       metrics=["accuracy", keras.metrics.SparseTopKCategoricalAccuracy(5, name="top5")],
                       jit_compile=jit)
+    elif learning_rate is None:
+        model.compile(jit_compile=jit)
     else:
-        model.compile(optimizer=optimizer, jit_compile=jit)
+        model.compile(optimizer=keras.optimizers.Adam(learning_rate), jit_compile=jit)
 
 
-def train(model, data, *, preset="tiny", overrides=None, epochs=10, batch_size=32, learning_rate=1e-3,
+def train(model, data, *, preset="tiny", overrides=None, epochs=10, batch_size=32, learning_rate=None,
           run_dir=None, runs_root="runs", strategy="auto", jit=False, seed=0, verbose="auto", callbacks=()):
     """Train registered model ``model`` on dataset ``data``; returns the run directory."""
     info = zoo.model_info(model)
@@ -122,18 +128,22 @@ def train(model, data, *, preset="tiny", overrides=None, epochs=10, batch_size=3
     net.fit(train_ds, validation_data=val_ds, epochs=epochs, callbacks=cbs, verbose=verbose, shuffle=False)
     net.save(os.path.join(run_dir, "model.keras"))
     figures.curves(os.path.join(run_dir, "history.csv"), os.path.join(run_dir, "figures", "curves.png"))
-    if hasattr(net, "sample"):
+    if info.task == "generative":
         _generative_figures(net, data, run_dir)
     return run_dir
 
 
 def _generative_figures(net, data, run_dir):
+    """Whatever the model offers: samples (``sample``), originals next to reconstructions (``reconstruct``), the
+    2-D latent manifold (``latent_dim`` and ``decode_mean``)."""
     fig = os.path.join(run_dir, "figures")
-    figures.image_grid(np.asarray(net.sample(64, seed=0)), os.path.join(fig, "samples.png"))
-    x, _ = datasets.image_arrays(data, "test")
-    x = x[:32].astype("float32") / 255.0
-    pairs = np.stack([x, np.asarray(net(x))], axis=1).reshape(-1, *x.shape[1:])  # original, reconstruction
-    figures.image_grid(pairs, os.path.join(fig, "reconstructions.png"), columns=16)
+    if hasattr(net, "sample"):
+        figures.image_grid(np.asarray(net.sample(64, seed=0)), os.path.join(fig, "samples.png"))
+    if hasattr(net, "reconstruct"):
+        x, _ = datasets.image_arrays(data, "test")
+        x = x[:32].astype("float32") / 255.0
+        pairs = np.stack([x, np.asarray(net.reconstruct(x))], axis=1).reshape(-1, *x.shape[1:])
+        figures.image_grid(pairs, os.path.join(fig, "reconstructions.png"), columns=16)
     if hasattr(net, "latent_dim") and hasattr(net, "decode_mean"):
         figures.manifold(net, os.path.join(fig, "manifold.png"))
 
