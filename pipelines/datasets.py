@@ -47,8 +47,15 @@ class DatasetInfo:
 
 
 # Parameters of the embedded video datasets; changing one gives a new directory (named by a hash of them).
-DIGIT_ACTIONS = dict(frames=32, size=32, train=200, val=20, test=30, seed=0, quality=90, shards=4, flow=None)
+# ``version`` changes when the generator's output does.
+DIGIT_ACTIONS = dict(frames=32, size=32, train=200, val=20, test=30, seed=0, quality=90, shards=4, flow=None,
+                     version=2)
+DIGIT_ORDER = dict(DIGIT_ACTIONS, frames=48, train=100, val=10, test=20, version=1)
 MOVING_MNIST = dict(frames=20, size=64, train=1000, test=200, seed=0, quality=90, shards=2)
+PARAMS = {"digit-actions": DIGIT_ACTIONS, "digit-actions-order": DIGIT_ORDER, "moving-mnist": MOVING_MNIST}
+# labelled video datasets: name -> (class names, generator of one video)
+LABELLED = {"digit-actions": (embedded.DIGIT_ACTIONS_CLASSES, embedded.digit_action),
+            "digit-actions-order": (embedded.DIGIT_ORDER_CLASSES, embedded.digit_order)}
 
 EMBEDDED = {
     "mnist": DatasetInfo("mnist", "image", tuple(str(i) for i in range(10)), ("train", "test"), (28, 28, 1),
@@ -60,6 +67,11 @@ EMBEDDED = {
                                  (DIGIT_ACTIONS["frames"], DIGIT_ACTIONS["size"], DIGIT_ACTIONS["size"], 3),
                                  flip=False,
                                  description="10 motion-defined action classes; one frame carries no label"),
+    "digit-actions-order": DatasetInfo("digit-actions-order", "video", embedded.DIGIT_ORDER_CLASSES,
+                                       ("train", "val", "test"),
+                                       (DIGIT_ORDER["frames"], DIGIT_ORDER["size"], DIGIT_ORDER["size"], 3), flip=False,
+                                       description="12 classes that differ only in the order of two motions (48 "
+                                                   "frames): the long-range variant"),
 }
 
 
@@ -120,11 +132,11 @@ def _generate(name, params, directory, progress):
     for split_index, split in enumerate(s for s in EMBEDDED[name].splits):
         digits = x_train if split == "train" else x_test
         rng = np.random.default_rng([params["seed"], split_index])
-        if name == "digit-actions":
-            classes = embedded.DIGIT_ACTIONS_CLASSES
+        if name in LABELLED:
+            classes, video = LABELLED[name]
             labels = np.repeat(np.arange(len(classes)), params[split])
             rng.shuffle(labels)
-            make = lambda i: embedded.digit_action(labels[i], rng, digits, params["frames"], params["size"])
+            make = lambda i: video(labels[i], rng, digits, params["frames"], params["size"])
             meta["classes"], meta["flip"], meta["flow"] = list(classes), False, params["flow"]
         else:
             count = params[split]
@@ -157,7 +169,7 @@ def video_dir(name, progress=True, **overrides):
         return name
     if EMBEDDED[name].kind != "video":
         raise ZooError(f"dataset {name!r} holds images, not videos")
-    params = dict(DIGIT_ACTIONS if name == "digit-actions" else MOVING_MNIST)
+    params = dict(PARAMS[name])
     unknown = set(overrides) - set(params)
     if unknown:
         raise ZooError(f"dataset {name!r} has no parameter(s) {sorted(unknown)}; its parameters: {sorted(params)}")

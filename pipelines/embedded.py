@@ -9,6 +9,9 @@
   log-scale with a uniform phase, so the position, angle and scale seen in any single frame have the same
   distribution for every class: one frame carries no information about the label. Every video also has a random
   digit, tint, speed, a static faint distractor digit and per-frame pixel noise.
+- ``digit-actions-order``: the long-range variant: 48 frames in which the digit makes one translation and then
+  another; the twelve classes are the ordered pairs ("right-then-left" vs "left-then-right"), so only a model that
+  sees the order of motions over the whole clip can tell them apart.
 
 Videos are written in the project's on-disk format (see `pipelines.records`), so one pipeline serves toy and real
 data. Everything is a function of the seed: the same seed gives the same bytes.
@@ -23,6 +26,12 @@ DIGIT_ACTIONS_CLASSES = (
     "translate-right", "translate-left", "translate-up", "translate-down", "rotate-clockwise",
     "rotate-anticlockwise", "zoom-in", "zoom-out", "oscillate", "stay",
 )
+# digit-actions-order: every ordered pair of two different translations. Each motion is the first half of three
+# classes and the second half of three others, so a window that sees one motion cannot tell the order, nor can an
+# order-free average over windows: (A then B) and (B then A) look the same to both.
+_MOVES = DIGIT_ACTIONS_CLASSES[:4]
+DIGIT_ORDER_PAIRS = tuple((a, b) for a in _MOVES for b in _MOVES if a != b)
+DIGIT_ORDER_CLASSES = tuple(f"{a.split('-')[1]}-then-{b.split('-')[1]}" for a, b in DIGIT_ORDER_PAIRS)
 
 
 def mnist():
@@ -79,41 +88,51 @@ def _paste_wrapped(canvas, glyph, top, left):
     canvas[region] = np.maximum(canvas[region], glyph)
 
 
-def digit_action(label, rng, digits, frames=32, size=32, noise=0.08):
-    """One digit-actions video: uint8 [frames, size, size, 3] whose motion is class ``label``."""
-    cls = DIGIT_ACTIONS_CLASSES[label]
+def render_motions(segments, rng, digits, size=32, noise=0.08):
+    """A video of one digit doing the motions of ``segments``, a list of (class name, frames), one after the other:
+    uint8 [sum of frames, size, size, 3]. Position, angle and zoom phase carry over from one motion to the next."""
     s_min, s_max = 0.4, 0.75  # glyph scale (28 px * scale), log-uniform in every frame of every class
     patch = min(size, int(math.ceil(28 * s_max * math.sqrt(2))) + 2)
     digit = digits[rng.integers(len(digits))]
     distractor = digits[rng.integers(len(digits))]
     tint = rng.uniform(0.55, 1.0, 3)
-    pos0 = rng.uniform(0, size, 2)  # (row, col) on the torus
-    angle0 = rng.uniform(0, 360)
-    phase0 = rng.uniform(0, 1)  # position in the log-scale cycle
+    pos = rng.uniform(0, size, 2)  # (row, col) on the torus
+    angle = rng.uniform(0, 360)
+    phase = rng.uniform(0, 1)  # position in the log-scale cycle
     speed = rng.uniform(1.0, 2.0)  # pixels per frame
     spin = rng.uniform(10, 20)  # degrees per frame
     zoom = rng.uniform(0.06, 0.1)  # log-scale cycles per frame
     amp, period, osc_phase = rng.uniform(3, 6), rng.uniform(6, 10), rng.uniform(0, 2 * math.pi)
 
-    velocity = {"translate-right": (0, 1), "translate-left": (0, -1), "translate-up": (-1, 0),
-                "translate-down": (1, 0)}.get(cls, (0, 0))
-    spin_dir = {"rotate-clockwise": -1, "rotate-anticlockwise": 1}.get(cls, 0)  # OpenCV: positive = anticlockwise
-    zoom_dir = {"zoom-in": 1, "zoom-out": -1}.get(cls, 0)
-
     back = np.zeros((size, size), np.float32)
     _paste_wrapped(back, 0.35 * _glyph(distractor, rng.uniform(0, 360), rng.uniform(s_min, s_max), patch),
                    *rng.integers(0, size, 2))
-    video = np.empty((frames, size, size, 3), np.uint8)
-    for t in range(frames):
-        pos = pos0 + speed * t * np.asarray(velocity, float)
-        if cls == "oscillate":
-            pos = pos + (0, amp * math.sin(2 * math.pi * t / period + osc_phase))
-        phase = (phase0 + zoom_dir * zoom * t) % 1.0
-        scale = s_min * (s_max / s_min) ** phase
-        canvas = back.copy()
-        glyph = _glyph(digit, angle0 + spin_dir * spin * t, scale, patch)
-        top, left = np.round(pos - patch / 2).astype(int)
-        _paste_wrapped(canvas, glyph, top, left)
-        rgb = canvas[..., None] * tint + rng.normal(0, noise, (size, size, 1))
-        video[t] = np.clip(rgb * 255, 0, 255).astype(np.uint8)
+    video = np.empty((sum(n for _, n in segments), size, size, 3), np.uint8)
+    t = 0
+    for cls, n in segments:
+        velocity = np.asarray({"translate-right": (0, 1), "translate-left": (0, -1), "translate-up": (-1, 0),
+                               "translate-down": (1, 0)}.get(cls, (0, 0)), float)
+        spin_dir = {"rotate-clockwise": -1, "rotate-anticlockwise": 1}.get(cls, 0)  # OpenCV: + is anticlockwise
+        zoom_dir = {"zoom-in": 1, "zoom-out": -1}.get(cls, 0)
+        for k in range(n):
+            offset = (0, amp * math.sin(2 * math.pi * k / period + osc_phase)) if cls == "oscillate" else (0, 0)
+            scale = s_min * (s_max / s_min) ** (phase % 1.0)
+            canvas = back.copy()
+            top, left = np.round(pos + offset - patch / 2).astype(int)
+            _paste_wrapped(canvas, _glyph(digit, angle, scale, patch), top, left)
+            rgb = canvas[..., None] * tint + rng.normal(0, noise, (size, size, 1))
+            video[t] = np.clip(rgb * 255, 0, 255).astype(np.uint8)
+            pos, angle, phase, t = pos + speed * velocity, angle + spin_dir * spin, phase + zoom_dir * zoom, t + 1
     return video
+
+
+def digit_action(label, rng, digits, frames=32, size=32, noise=0.08):
+    """One digit-actions video: uint8 [frames, size, size, 3] whose motion is class ``label``."""
+    return render_motions([(DIGIT_ACTIONS_CLASSES[label], frames)], rng, digits, size, noise)
+
+
+def digit_order(label, rng, digits, frames=48, size=32, noise=0.08):
+    """One digit-actions-order video: motion A then motion B, the switch at a random time in the middle third."""
+    first, second = DIGIT_ORDER_PAIRS[label]
+    switch = int(rng.integers(frames // 3, 2 * frames // 3 + 1))
+    return render_motions([(first, switch), (second, frames - switch)], rng, digits, size, noise)
