@@ -3,7 +3,9 @@ shards in the project's format (`pipelines.records`), such as a real dataset ing
 
     info(name)                 -> DatasetInfo (kind, classes, splits, frame size, ...)
     video_files(name, split)   -> shard paths of a video dataset, generating an embedded one if needed
-    image_arrays(name, split)  -> (images uint8 [N, H, W, C], labels int64 [N]) of an image dataset
+    image_arrays(name, split)  -> (images uint8 [N, H, W, C], labels int64 [N]) of an image dataset: an embedded one
+                                  or a path to IDX files, CIFAR-10 binary batches or a folder of images
+                                  (`pipelines.images`)
 
 The data directory is ``$ZOO_DATA`` or ``~/.cache/zoo``.
 """
@@ -18,7 +20,7 @@ import tempfile
 
 import numpy as np
 
-from pipelines import embedded, records
+from pipelines import embedded, images, records
 from pipelines import flow as flow_lib
 
 try:
@@ -82,8 +84,8 @@ def names():
 def _unknown(name):
     close = difflib.get_close_matches(name, list(EMBEDDED), n=1)
     hint = f" (did you mean {close[0]!r}?)" if close else ""
-    return ZooError(f"unknown dataset {name!r}{hint}; embedded: {', '.join(names())}, "
-                    "or give a directory of shards with a meta.json")
+    return ZooError(f"unknown dataset {name!r}{hint}; embedded: {', '.join(names())}, or give a directory of "
+                    "shards with a meta.json, or a path to MNIST IDX files, CIFAR-10 binary batches or images")
 
 
 def info(name):
@@ -91,7 +93,11 @@ def info(name):
         return EMBEDDED[name]
     meta = records.read_meta(name) if os.path.isdir(name) or "://" in name else None
     if meta is None:
-        raise _unknown(name)
+        source = images.source(name) if "://" not in name else None
+        if source is None:
+            raise _unknown(name)
+        return DatasetInfo(name, "image", source.class_names, tuple(source.splits), source.shape,
+                           flip=source.kind != "idx", description=source.description)
     return DatasetInfo(name, "video", tuple(meta.get("classes", ())), tuple(meta["splits"]),
                        (None, None, None, 3), flip=meta.get("flip", True), description=meta.get("description", ""))
 
@@ -102,11 +108,14 @@ def _check_split(name, split):
         raise ZooError(f"dataset {name!r} has no split {split!r}; its splits: {', '.join(splits)}")
 
 
-def image_arrays(name, split):
-    """(images uint8 [N, H, W, C], labels int64 [N]) of an embedded image dataset."""
+def image_arrays(name, split, shape=None):
+    """(images uint8 [N, H, W, C], labels int64 [N], -1 when unlabelled) of an image dataset. ``shape`` (H, W, C):
+    the size a folder of images is read at (default 64 x 64 x 3); the other datasets have their own."""
     if info(name).kind != "image":
         raise ZooError(f"dataset {name!r} holds videos, not images")
     _check_split(name, split)
+    if name not in EMBEDDED:
+        return images.load(name, split, tuple(shape) if shape else None)
     x_train, y_train, x_test, y_test = embedded.mnist()
     x, y = (x_train, y_train) if split == "train" else (x_test, y_test)
     return x[..., None], y

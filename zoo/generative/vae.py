@@ -10,6 +10,12 @@
   example.
 
 Paper preset: 500 hidden units (the MNIST setting of Sec. 5) and 20 latent dimensions (one of the Fig. 2 settings).
+`vae-conv` puts the same objective on the convolutional encoder (four 5x5 stride-2 ReLU convolutions, then linear
+mu and log sigma^2) and the up-convolutional decoder of `autoencoder-conv`.
+
+`log_likelihood(x, k)` is the importance-weighted estimate of log p(x) with k samples from q(z|x) (Burda, Grosse &
+Salakhutdinov 2016; the marginal-likelihood estimator of Kingma & Welling's Appendix D): the test NLL in nats that
+papers report, never looser than the ELBO in expectation.
 The distributions are `tfp.distributions`, built inside `call`/`train_step` from parameter tensors (tfp.layers do
 not work with Keras 3).
 """
@@ -19,7 +25,9 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from zoo.distribute import num_replicas, replica_normal
+from zoo import distribute
+from zoo.generative.autoencoder import conv_features, upconv_decoder
+from zoo.generative.common import images_of, submodels_config, to_uint8, with_submodels
 from zoo.registry import register
 
 tfd = tfp.distributions
@@ -47,8 +55,8 @@ class VAE(keras.Model):
 
     # -- the model's distributions ---------------------------------------------------------------------------
     def posterior(self, x, training=False):
-        mean, log_var = self.encoder(x, training=training)
-        return tfd.MultivariateNormalDiag(loc=mean, scale_diag=tf.exp(0.5 * log_var))
+        mean, log_var = (tf.cast(t, tf.float32) for t in self.encoder(x, training=training))  # float32 under
+        return tfd.MultivariateNormalDiag(loc=mean, scale_diag=tf.exp(0.5 * log_var))  # mixed precision
 
     def prior(self):
         return tfd.MultivariateNormalDiag(loc=tf.zeros(self.latent_dim), scale_diag=tf.ones(self.latent_dim))
@@ -68,11 +76,28 @@ class VAE(keras.Model):
     def elbo(self, x, training=False):
         """Per-example (elbo, reconstruction log-likelihood, KL) in nats, with one reparameterized sample."""
         q = self.posterior(x, training)
-        eps = replica_normal(tf.shape(q.mean()), self.seed_generator)
+        eps = distribute.replica_normal(tf.shape(q.mean()), self.seed_generator)
         z = q.mean() + q.stddev() * eps  # reparameterization trick (Sec. 2.4)
         rec = self.likelihood_of(z, training).log_prob(x)
         kl = tfd.kl_divergence(q, self.prior())  # analytic (Appendix B)
         return rec - kl, rec, kl
+
+    def log_likelihood(self, x, k=100, seed=0, chunk=100):
+        """The importance-weighted estimate of log p(x) in nats per example (Burda, Grosse & Salakhutdinov 2016,
+        Eq. 8; Kingma & Welling 2014, App. D): log (1/k) sum_i p(x | z_i) p(z_i) / q(z_i | x), z_i ~ q(z | x).
+        k = 1 is an unbiased estimate of the ELBO; the bound tightens as k grows and tends to log p(x). The samples
+        are drawn ``chunk`` at a time (from stateless seeds) and combined with logsumexp."""
+        x = tf.cast(x, tf.float32)
+        q, prior = self.posterior(x), self.prior()
+        total = None
+        for i, start in enumerate(range(0, k, chunk)):
+            n = min(chunk, k - start)
+            z = q.sample(n, seed=tf.constant([seed, i], tf.int32))  # [n, B, latent]
+            xs = tf.reshape(tf.broadcast_to(x, [n, *x.shape]), [-1, *x.shape[1:]])
+            log_px = tf.reshape(self.likelihood_of(tf.reshape(z, [-1, self.latent_dim])).log_prob(xs), [n, -1])
+            log_w = tf.reduce_logsumexp(log_px + prior.log_prob(z) - q.log_prob(z), axis=0)
+            total = log_w if total is None else tf.reduce_logsumexp(tf.stack([total, log_w]), axis=0)
+        return total - tf.math.log(float(k))
 
     def call(self, x, training=False):
         """Reconstruction: the decoder mean at the posterior mean."""
@@ -91,9 +116,10 @@ class VAE(keras.Model):
         """Adam at 1e-3 by default (the paper used Adagrad, Sec. 5; Adam converges faster on the same objective)."""
         super().compile(optimizer=optimizer or keras.optimizers.Adam(1e-3), **kwargs)
 
-    @staticmethod
-    def _images(data):
-        return data[0] if isinstance(data, (tuple, list)) else data
+    def compile_from_config(self, config):
+        """Recompile on load: a `.keras` file keeps the optimizer and its state (Keras skips custom compiles)."""
+        self.compile(**keras.saving.deserialize_keras_object(config))
+        self.optimizer.build(self.trainable_variables)
 
     def _update(self, elbo, rec, kl):
         for name, value in (("loss", -elbo), ("reconstruction", -rec), ("kl", kl)):
@@ -101,25 +127,23 @@ class VAE(keras.Model):
         return {k: m.result() for k, m in self.trackers.items()}
 
     def train_step(self, data):
-        x = tf.cast(self._images(data), tf.float32)
+        x = tf.cast(images_of(data), tf.float32)
         with tf.GradientTape() as tape:
             elbo, rec, kl = self.elbo(x, training=True)
             # Keras sums replica gradients: divide the per-replica mean by the number of replicas.
-            loss = -tf.reduce_mean(elbo) / num_replicas()
-        grads = tape.gradient(loss, self.trainable_weights)
+            loss = -tf.reduce_mean(elbo) / distribute.num_replicas()
+            scaled = self.optimizer.scale_loss(loss)  # float16 training: a LossScaleOptimizer's scaling
+        grads = tape.gradient(scaled, self.trainable_weights)
         self.optimizer.apply(grads, self.trainable_weights)
         return self._update(elbo, rec, kl)
 
     def test_step(self, data):
-        return self._update(*self.elbo(tf.cast(self._images(data), tf.float32)))
+        return self._update(*self.elbo(tf.cast(images_of(data), tf.float32)))
 
     # -- export (used by zoo.training.export) --------------------------------------------------------------
     def serving_endpoints(self):
         """SavedModel signatures: encode (uint8 images), decode (z), sample (count) - uint8 images out."""
         h, w, c = self.image_shape
-
-        def to_uint8(images):
-            return tf.cast(tf.round(tf.clip_by_value(images, 0.0, 1.0) * 255.0), tf.uint8)
 
         def encode(images):
             mean, log_var = self.encoder(tf.cast(images, tf.float32) / 255.0)
@@ -140,15 +164,11 @@ class VAE(keras.Model):
 
     def get_config(self):
         return {**super().get_config(), "likelihood": self.likelihood, "seed": self.seed,
-                "encoder": keras.saving.serialize_keras_object(self.encoder),
-                "decoder": keras.saving.serialize_keras_object(self.decoder)}
+                **submodels_config(encoder=self.encoder, decoder=self.decoder)}
 
     @classmethod
     def from_config(cls, config):
-        config = dict(config)
-        for key in ("encoder", "decoder"):
-            config[key] = keras.saving.deserialize_keras_object(config[key])
-        return cls(**config)
+        return cls(**with_submodels(config, "encoder", "decoder"))
 
 
 def mlp_encoder(image_shape, hidden, latent_dim, activation):
@@ -184,3 +204,24 @@ def vae(height=28, width=28, channels=1, hidden=500, latent_dim=20, likelihood="
     return VAE(mlp_encoder(shape, hidden, latent_dim, activation),
                mlp_decoder(shape, hidden, latent_dim, activation, likelihood), likelihood=likelihood, seed=seed,
                name="vae")
+
+
+@register(
+    "vae-conv",
+    paper="Kingma & Welling 2014, Auto-Encoding Variational Bayes, Sec. 2.4, 3, Appendix B; the convolutional "
+          "encoder and up-convolutional decoder of autoencoder-conv",
+    task="generative",
+    input="image",
+    tiny=dict(filters=(8, 16, 16, 16), kernel_size=3, latent_dim=2),
+)
+def vae_conv(height=28, width=28, channels=1, filters=(32, 64, 128, 256), kernel_size=5, latent_dim=20,
+             likelihood="bernoulli", seed=None):
+    if likelihood not in LIKELIHOODS:
+        raise ValueError(f"likelihood must be one of {LIKELIHOODS}, got {likelihood!r}")
+    x = keras.Input((height, width, channels), name="images")
+    h = conv_features(x, filters, kernel_size)
+    encoder = keras.Model(x, [keras.layers.Dense(latent_dim, name="z_mean")(h),
+                              keras.layers.Dense(latent_dim, name="z_log_var")(h)], name="encoder")
+    out_channels = channels * (1 if likelihood == "bernoulli" else 2)  # logits, or (mean logit, log-variance)
+    decoder = upconv_decoder(latent_dim, (height, width), filters, kernel_size, out_channels, input_name="z")
+    return VAE(encoder, decoder, likelihood=likelihood, seed=seed, name="vae_conv")

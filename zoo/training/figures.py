@@ -1,4 +1,4 @@
-"""PNG figures a run leaves behind: training curves, image grids, the VAE manifold, a confusion matrix."""
+"""PNG figures a run leaves behind: training curves, image grids, VAE manifolds and traversals, confusion matrices."""
 
 import csv
 import os
@@ -69,6 +69,18 @@ def manifold(model, path, n=20):
     z[:, 0] = np.repeat(q, n)
     z[:, 1] = np.tile(q, n) if model.latent_dim > 1 else 0
     return image_grid(np.asarray(model.decode_mean(z)), path, columns=n, scale=1)
+
+
+def traversals(model, path, n=9, limit=3.0, z=None, max_dims=32):
+    """Latent traversals: row d decodes ``z`` (default the prior mean, 0) with latent dimension d swept over ``n``
+    values from -``limit`` to ``limit``, one row per dimension (the first ``max_dims``); inactive dimensions show as
+    constant rows."""
+    dims = min(model.latent_dim, max_dims)
+    codes = np.zeros((dims, n, model.latent_dim), np.float32)
+    if z is not None:
+        codes[:] = np.asarray(z, np.float32)
+    codes[np.arange(dims), :, np.arange(dims)] = np.linspace(-limit, limit, n)
+    return image_grid(np.asarray(model.decode_mean(codes.reshape(dims * n, -1))), path, columns=n)
 
 
 def confusion(matrix, class_names, path):

@@ -104,10 +104,10 @@ def fuse(spatial, temporal, fusion="average", svm=None):
           input="rgb+flow", tiny=dict(TINY, dropout=0.5), stride=1)
 def two_stream(num_classes=101, height=224, width=224, flow_frames=10, widths=(96, 256, 512, 512, 512),
                first_kernel=7, first_stride=2, fc_units=(4096, 2048), dropout=0.9, fusion="average",
-               batchnorm=False):
-    """Both streams, freshly initialized, joined by ``fusion`` (``dropout`` is the temporal stream's; the spatial
-    stream keeps 0.5). To fuse trained streams use `fuse` (``zoo fuse``)."""
+               batchnorm=False, spatial_dropout=0.5):
+    """Both streams, freshly initialized, joined by ``fusion`` (``dropout`` is the temporal stream's, 0.9 in the
+    paper, ``spatial_dropout`` the spatial stream's, 0.5). To fuse trained streams use `fuse` (``zoo fuse``)."""
     kw = dict(num_classes=num_classes, height=height, width=width, widths=widths, first_kernel=first_kernel,
               first_stride=first_stride, fc_units=fc_units, batchnorm=batchnorm)
-    return fuse(spatial_stream(**kw, dropout=0.5), temporal_stream(**kw, flow_frames=flow_frames, dropout=dropout),
+    return fuse(spatial_stream(**kw, dropout=spatial_dropout), temporal_stream(**kw, flow_frames=flow_frames, dropout=dropout),
                 fusion)
