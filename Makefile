@@ -26,8 +26,11 @@ test: $(STAMP)
 bench: $(STAMP)
 	@command -v ffmpeg >/dev/null || { apt-get update -qq && apt-get install -y -qq ffmpeg >/dev/null; } || \
 		echo "make bench: could not install ffmpeg (apt-get as root); its comparison is skipped"
+	$(VENV)/bin/python -m pytest -q -m bench
 	$(VENV)/bin/zoo bench pipeline
 	$(VENV)/bin/zoo bench accuracy --family local
+	$(VENV)/bin/zoo bench accuracy --family global
+	$(VENV)/bin/zoo bench generative
 
 clean-venv:
 	rm -rf $(VENV)

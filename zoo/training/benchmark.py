@@ -1,7 +1,14 @@
-"""`zoo bench accuracy --family local`: every model of a family, tiny presets, fixed seeds and one fixed budget, on
-the same digit-actions data (with optical flow), evaluated with several clips per video, in the form of Karpathy et
-al. 2014's Table 1: clip hit@1, video hit@1, video hit@5, plus their "CNN average" row (the per-video average of the
-single-frame, early, late and slow fusion models' predictions).
+"""`zoo bench accuracy --family local|global`: every model of a family, tiny presets, fixed seeds and one fixed
+budget, evaluated with several clips per video.
+
+- ``local`` (issue 4's models and C3D) on digit-actions (with optical flow), in the form of Karpathy et al. 2014's
+  Table 1: clip hit@1, video hit@1, video hit@5, plus their "CNN average" row (the per-video average of the
+  single-frame, early, late and slow fusion models' predictions) and the two-stream fusions.
+- ``global`` (issue 5's recurrent models, with C3D, slow fusion and an order-free pooling model for contrast) on
+  digit-actions and on digit-actions-order, whose classes differ only in the order of two motions. The recurrent
+  models take a clip that spans the whole video (their frames ``frame_step`` apart); C3D and slow fusion see one
+  short window of consecutive frames, as they were designed, and their clips' predictions are averaged, which
+  cannot tell "A then B" from "B then A" unless a window happens to straddle the switch: about 0.5 at best.
 
 The table goes to ``docs/bench-accuracy-<family>.md`` and ``.json`` with the commit, the budget and the machine.
 """
@@ -14,6 +21,7 @@ import time
 
 import numpy as np
 
+import zoo
 from pipelines import datasets
 from zoo.training import fusion, metrics, run
 
@@ -32,7 +40,19 @@ LOCAL = [
     ("Two-stream: temporal", "two-stream-temporal", {}),
 ]
 CNN_AVERAGE = ("Single frame", "Early fusion", "Late fusion", "Slow fusion")
-FAMILIES = {"local": LOCAL}
+# (row name, model, overrides, whether its clip spans the whole video): issue 5's models and, for contrast, models
+# that see one short window (C3D, slow fusion) or pool frames without their order (conv pooling).
+GLOBAL = [
+    ("C3D (one short window)", "c3d", {}, False),
+    ("Slow fusion (one short window)", "slow-fusion", {}, False),
+    ("Beyond Short Snippets: conv pooling (order-free)", "snippets-conv-pooling", {}, True),
+    ("Beyond Short Snippets: deep LSTM", "snippets-lstm", {}, True),
+    ("LRCN", "lrcn", {}, True),
+    ("GRU-RCN", "gru-rcn", {}, True),
+    ("ConvLSTM RCN", "convlstm-rcn", {}, True),
+]
+FAMILIES = {"local": LOCAL, "global": GLOBAL}
+GLOBAL_DATA = ("digit-actions", "digit-actions-order")
 
 
 def _commit():
@@ -50,15 +70,12 @@ def _predictions(run_dir):
 
 
 def _ensemble(rows, names):
-    """Karpathy et al.'s "CNN average": the mean of the members' per-video probabilities."""
+    """Karpathy et al.'s "CNN average": the mean of the members' probabilities, view by view."""
     members = [_predictions(rows[n]["run_dir"]) for n in names]
     ids, labels = members[0][0], members[0][1]
-    if any(not np.array_equal(m[0], ids) for m in members):
-        raise RuntimeError("the ensemble's members were evaluated on different videos")
-    probs = np.mean([m[2] for m in members], axis=0)
-    out = metrics.video_metrics(probs[:, None, :], labels)
-    out["clip_hit@1"] = float(np.mean([rows[n]["clip_hit@1"] for n in names]))  # per-clip: the members' mean
-    return out
+    if any(not np.array_equal(m[0], ids) or m[2].shape != members[0][2].shape for m in members):
+        raise RuntimeError("the ensemble's members were evaluated on different videos or views")
+    return metrics.video_metrics(np.mean([m[2] for m in members], axis=0), labels)
 
 
 def accuracy(out="docs", *, family="local", epochs=12, batch_size=16, seed=0, num_clips=4, runs="runs/bench",
@@ -66,6 +83,9 @@ def accuracy(out="docs", *, family="local", epochs=12, batch_size=16, seed=0, nu
     """Train and evaluate every model of ``family``; returns the result dict and writes the table."""
     if family not in FAMILIES:
         raise run.ZooError(f"unknown family {family!r}; choose one of {', '.join(FAMILIES)}")
+    if family == "global":
+        return _global(out, epochs=epochs, batch_size=batch_size, seed=seed, num_clips=num_clips, runs=runs,
+                       only=only)
     data = datasets.video_dir("digit-actions", flow="farneback")
     started = time.time()
     rows = {}
@@ -111,7 +131,65 @@ def accuracy(out="docs", *, family="local", epochs=12, batch_size=16, seed=0, nu
     return result
 
 
+def _global(out, *, epochs, batch_size, seed, num_clips, runs, only):
+    """The global family on both datasets (see the module docstring)."""
+    started, rows = time.time(), {}
+    for name, model, overrides, spans in GLOBAL:
+        if only and model not in only:
+            continue
+        rows[name] = {"model": model}
+        for data_name in GLOBAL_DATA:
+            length = datasets.info(data_name).shape[0]
+            frames = zoo.resolve(model, "tiny", **overrides).get("frames")
+            step = max(1, length // frames) if spans and frames else None
+            t = time.time()
+            run_dir = os.path.join(runs, f"global-{data_name}-{model}")
+            run.train(model, data_name, overrides=overrides, epochs=epochs, batch_size=batch_size, seed=seed,
+                      run_dir=run_dir, verbose=2, frame_step=step)
+            r = run.evaluate(run_dir, num_clips=num_clips)
+            rows[name][data_name] = {k: r[k] for k in ("clip_hit@1", "video_hit@1", "video_hit@5")}
+            rows[name][data_name].update(run_dir=run_dir, seconds=time.time() - t, frames=frames, frame_step=step)
+            print(f"{name} on {data_name}: {r['video_hit@1']:.3f} video hit@1", flush=True)
+    result = {"family": "global", "data": list(GLOBAL_DATA), "commit": _commit(),
+              "date": datetime.date.today().isoformat(), "cores": len(os.sched_getaffinity(0)),
+              "budget": {"epochs": epochs, "batch_size": batch_size, "seed": seed, "preset": "tiny",
+                         "clips_per_video": num_clips, "optimizer": "Adam 1e-3, cosine decay"},
+              "chance": {d: 1 / datasets.info(d).num_classes for d in GLOBAL_DATA}, "rows": rows,
+              "seconds": time.time() - started}
+    os.makedirs(out, exist_ok=True)
+    with open(os.path.join(out, "bench-accuracy-global.json"), "w") as f:
+        json.dump(result, f, indent=2, default=str)
+    with open(os.path.join(out, "bench-accuracy-global.md"), "w") as f:
+        f.write(markdown(result))
+    return result
+
+
+def _global_markdown(result):
+    b, (short, long_) = result["budget"], result["data"]
+    lines = [f"# Accuracy, global family, on {short} and {long_}", "",
+             f"Continues [the local family's table](bench-accuracy-local.md) under the same budget rules. Commit "
+             f"{result['commit']}, {result['date']}, {result['cores']} CPU cores. Budget: {b['preset']} presets, "
+             f"{b['epochs']} epochs, batch {b['batch_size']}, seed {b['seed']}, {b['optimizer']}; evaluation on the "
+             f"test split with {b['clips_per_video']} clips per video. Chance: {result['chance'][short]:.2f} on "
+             f"{short}, {result['chance'][long_]:.2f} on {long_}; a model that averages windows which each see one "
+             "motion reaches about 0.5 on the latter (it cannot order the two motions).", "",
+             f"| Model | Clip ({short}) | {short} Video Hit@1 | Clip ({long_}) | {long_} Clip Hit@1 | "
+             f"{long_} Video Hit@1 |", "|---|---|---|---|---|---|"]
+
+    def clip(r):
+        return f"{r['frames'] or '-'} frames" + (f", step {r['frame_step']}" if r["frame_step"] else ", consecutive")
+
+    for name, r in result["rows"].items():
+        a, o = r[short], r[long_]
+        lines.append(f"| {name} | {clip(a)} | {a['video_hit@1']:.3f} | {clip(o)} | {o['clip_hit@1']:.3f} | "
+                     f"{o['video_hit@1']:.3f} |")
+    lines += ["", f"Total time: {result['seconds'] / 60:.1f} minutes.", ""]
+    return "\n".join(lines)
+
+
 def markdown(result):
+    if result["family"] == "global":
+        return _global_markdown(result)
     b = result["budget"]
     lines = [f"# Accuracy, {result['family']} family, on {result['data']}", "",
              f"Commit {result['commit']}, {result['date']}, {result['cores']} CPU cores. Budget: {b['preset']} "
@@ -121,5 +199,120 @@ def markdown(result):
              "| Model | Clip Hit@1 | Video Hit@1 | Video Hit@5 |", "|---|---|---|---|"]
     for name, r in result["rows"].items():
         lines.append(f"| {name} | {r['clip_hit@1']:.3f} | {r['video_hit@1']:.3f} | {r['video_hit@5']:.3f} |")
+    lines += ["", f"Total time: {result['seconds'] / 60:.1f} minutes.", ""]
+    return "\n".join(lines)
+
+
+# ------------------------------------------------------------------------------------------------ generative
+
+# (row name, registered model): issue 6's models, tiny presets, on the embedded MNIST.
+GENERATIVE = [
+    ("Autoencoder: linear + sigmoid", "autoencoder-linear"),
+    ("Autoencoder: tied weights", "autoencoder-tied"),
+    ("Autoencoder: deep (random init)", "autoencoder-deep"),
+    ("Autoencoder: conv", "autoencoder-conv"),
+    ("RBM (CD-1)", "rbm"),
+    ("VAE (Bernoulli decoder)", "vae"),
+    ("VAE, conv", "vae-conv"),
+    ("GAN (MLP, Goodfellow et al.)", "gan"),
+    ("DCGAN", "dcgan"),
+    ("LAPGAN", "lapgan"),
+    ("DeePSiM (reconstructions)", "deepsim"),
+]
+
+
+def _sample_checks(net, train, figures_dir, name, test):
+    """For a model that samples: its nearest-neighbour figure and how far samples lie from their nearest training
+    image, relative to how far held-out test digits lie from theirs (a copy would be ~0); for a model with
+    ``noise`` and ``generate``: the interpolation figure and its smoothness (the largest step between neighbouring
+    images as a share of the path's length in pixels: 1/(steps-1) if even, near 1 for a jump)."""
+    from zoo.training import gan_figures
+
+    out = {}
+    _, _, distances = gan_figures.nearest_neighbours_figure(net, train, os.path.join(figures_dir, f"{name}-nn.png"),
+                                                            num=256)
+    _, reference = gan_figures.nearest_neighbours(test[:256].astype(np.float32) / 255.0,
+                                                  train.astype(np.float32) / 255.0)
+    out["nn_distance_ratio"] = float(np.median(distances) / np.median(reference[:, 0]))
+    out["nn_min_distance"] = float(distances.min())
+    if hasattr(net, "noise") and hasattr(net, "generate"):
+        _, images = gan_figures.interpolation_figure(net, os.path.join(figures_dir, f"{name}-interpolation.png"))
+        steps = np.linalg.norm(np.diff(images.reshape(*images.shape[:2], -1), axis=1), axis=-1)
+        out["interpolation_largest_step"] = float(np.mean(steps.max(1) / steps.sum(1)))
+        out["interpolation_steps"] = images.shape[1]
+    return out
+
+
+def generative(out="docs", *, epochs=10, batch_size=64, seed=0, runs="runs/bench", only=None, fid_samples=1000,
+               nll_samples=1000, nll_examples=1000):
+    """Train every model of `GENERATIVE` on the embedded MNIST with one budget and judge it on the test split:
+    reconstruction error (autoencoders, RBM, DeePSiM), ELBO and importance-weighted NLL (VAEs), FID and KID on the
+    digit classifier's features (models that sample; DeePSiM: its reconstructions), with sample images, nearest
+    neighbours and interpolations in ``out``/generative/."""
+    import shutil
+
+    from zoo.training import judge
+
+    figures_dir = os.path.join(out, "generative")
+    os.makedirs(figures_dir, exist_ok=True)
+    train = datasets.image_arrays("mnist", "train")[0]
+    test = datasets.image_arrays("mnist", "test")[0]
+    started, rows = time.time(), {}
+    for name, model in GENERATIVE:
+        if only and model not in only:
+            continue
+        t = time.time()
+        run_dir = os.path.join(runs, f"generative-{model}")
+        run.train(model, "mnist", epochs=epochs, batch_size=batch_size, seed=seed, run_dir=run_dir, verbose=2)
+        r = run.evaluate(run_dir, nll_samples=nll_samples, nll_examples=nll_examples, fid_samples=fid_samples)
+        row = {k: r[k] for k in ("elbo", "nll", "fid", "kid", "kid_std") if k in r}
+        net = run.load_model(run_dir)
+        if hasattr(net, "reconstruct"):
+            x = test.astype(np.float32) / 255.0
+            recon = np.concatenate([np.asarray(net.reconstruct(x[i:i + 250])) for i in range(0, len(x), 250)])
+            row["mse"] = float(((recon - x) ** 2).mean())
+            if model == "deepsim":  # a feature inverter: judged on its reconstructions of the test digits
+                space = judge.feature_space(test.shape[1:])
+                row["fid"] = judge.fid(space(recon), space(x))
+        if hasattr(net, "sample"):
+            row.update(_sample_checks(net, train, figures_dir, model, test))
+        for figure in ("samples", "reconstructions"):
+            path = os.path.join(run_dir, "figures", f"{figure}.png")
+            if os.path.exists(path):
+                shutil.copy(path, os.path.join(figures_dir, f"{model}-{figure}.png"))
+        rows[name] = dict(row, model=model, run_dir=run_dir, seconds=time.time() - t)
+        print(f"{name}: {json.dumps({k: round(v, 4) for k, v in row.items()})}", flush=True)
+    result = {"benchmark": "generative", "data": "mnist (embedded: 4,000 train / 1,000 test real digits)",
+              "commit": _commit(), "date": datetime.date.today().isoformat(), "cores": len(os.sched_getaffinity(0)),
+              "budget": {"epochs": epochs, "batch_size": batch_size, "seed": seed, "preset": "tiny",
+                         "optimizer": "each paper's (`compile()` defaults)", "fid_samples": fid_samples,
+                         "nll_samples": nll_samples, "nll_examples": nll_examples},
+              "rows": rows, "seconds": time.time() - started}
+    with open(os.path.join(out, "bench-generative.json"), "w") as f:
+        json.dump(result, f, indent=2, default=str)
+    with open(os.path.join(out, "bench-generative.md"), "w") as f:
+        f.write(generative_markdown(result))
+    return result
+
+
+def generative_markdown(result):
+    b = result["budget"]
+    cell = lambda r, k, fmt: format(r[k], fmt) if k in r else "-"
+    lines = [f"# Generative models on {result['data']}", "",
+             f"Commit {result['commit']}, {result['date']}, {result['cores']} CPU cores. Budget: {b['preset']} "
+             f"presets, {b['epochs']} epochs, batch {b['batch_size']}, seed {b['seed']}, {b['optimizer']}. On the "
+             f"test split: reconstruction MSE per pixel; ELBO and importance-weighted NLL (k={b['nll_samples']}, "
+             f"first {b['nll_examples']} digits) in nats per image; FID and KID of {b['fid_samples']} samples "
+             "against as many test digits on the project's digit classifier's features (lower is better). "
+             "NN ratio: median pixel distance of samples to their nearest training digit over that of held-out "
+             "test digits to theirs (a copy would give ~0). Interpolation: the largest step between neighbouring "
+             "images as a share of the path (1/9 = 0.11 for an even walk, near 1 for a jump). Figures in "
+             "[generative/](generative/).", "",
+             "| Model | Recon. MSE | ELBO | NLL | FID | KID | NN ratio | Interpolation |",
+             "|---|---|---|---|---|---|---|---|"]
+    for name, r in result["rows"].items():
+        lines.append(f"| {name} | {cell(r, 'mse', '.4f')} | {cell(r, 'elbo', '.1f')} | {cell(r, 'nll', '.1f')} | "
+                     f"{cell(r, 'fid', '.1f')} | {cell(r, 'kid', '.3f')} | {cell(r, 'nn_distance_ratio', '.2f')} | "
+                     f"{cell(r, 'interpolation_largest_step', '.2f')} |")
     lines += ["", f"Total time: {result['seconds'] / 60:.1f} minutes.", ""]
     return "\n".join(lines)

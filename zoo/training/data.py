@@ -7,7 +7,10 @@ from zoo.errors import ZooError
 
 
 def model_input(model):
-    """The model's per-example input shape (without the batch axis); a dict of them for multi-input models."""
+    """The model's per-example input shape (without the batch axis); a dict of them for multi-input models.
+    A generative model that ``needs_labels`` (class-conditional) takes {"images": ..., "labels": one-hot}."""
+    if getattr(model, "needs_labels", False):
+        return {"images": model.image_shape, "labels": (model.num_classes,)}
     if not (hasattr(model, "inputs") and model.inputs):
         return model.image_shape
     if isinstance(model.input, dict):
@@ -34,15 +37,26 @@ def check(info, data_info, model=None, num_classes=None):
         if num_classes is not None and num_classes != data_info.num_classes:
             raise ZooError(f"the model has {num_classes} classes but {data_info.name!r} has "
                            f"{data_info.num_classes}: drop the num_classes override or use matching data")
+    if getattr(model, "needs_labels", False) and data_info.num_classes != model.num_classes:
+        raise ZooError(f"{info.name!r} is conditioned on {model.num_classes} classes but {data_info.name!r} has "
+                       f"{data_info.num_classes or 'no'} labels: set num_classes to match or use labelled data")
     if model is not None and info.input == "image":
         shape = model_input(model)
-        if data_info.shape and tuple(shape) != tuple(data_info.shape):
+        shape = shape["images"] if isinstance(shape, dict) else shape
+        if data_info.shape and any(d not in (None, s) for d, s in zip(data_info.shape, shape)):
             raise ZooError(f"{info.name!r} takes images of shape {tuple(shape)} but {data_info.name!r} has "
                            f"{tuple(data_info.shape)}: set height/width/channels to match")
 
 
-def image_dataset(name, split, batch_size, training, labels, seed=None):
-    x, y = datasets.image_arrays(name, split)
+def image_shape(model):
+    """The (H, W, C) of an image model's images (a class-conditional one also takes labels)."""
+    shape = model_input(model)
+    return tuple(shape["images"] if isinstance(shape, dict) else shape)
+
+
+def image_dataset(name, split, batch_size, training, labels, seed=None, shape=None):
+    """Batches of images scaled to [0, 1] (and labels); ``shape``: the size a folder of images is read at."""
+    x, y = datasets.image_arrays(name, split, shape)
     ds = tf.data.Dataset.from_tensor_slices((x, y) if labels else x)
     if training:
         ds = ds.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
@@ -58,18 +72,24 @@ def dataset(info, model, data, split, batch_size, training, seed=None, num_clips
     """Batches for ``model`` (registered as ``info``) from dataset ``data``; ``stride`` between clip frames."""
     data_info = datasets.info(data)
     if data_info.kind == "image":
-        return image_dataset(data, split, batch_size, training, labels=info.task == "classification", seed=seed)
+        if getattr(model, "needs_labels", False):  # a class-conditional generative model
+            ds = image_dataset(data, split, batch_size, training, labels=True, seed=seed, shape=image_shape(model))
+            return ds.map(lambda x, y: {"images": x, "labels": tf.one_hot(y, model.num_classes)})
+        return image_dataset(data, split, batch_size, training, labels=info.task == "classification", seed=seed,
+                             shape=image_shape(model))
     shape = model_input(model)
     kw = dict(inputs="rgb", clip_len=1, squeeze_time=True)
     if info.input == "clip":
-        (clip_len, h, w, c), kw = shape, dict(inputs="rgb", clip_len=shape[0])
+        (h, w, c), kw = shape[1:], dict(inputs="rgb", clip_len=shape[0])
     elif info.input == "frame":
         h, w, c = shape
     elif info.input == "flow":
         (h, w, two_l), c = shape, 3
         kw = dict(inputs="flow", flow_len=two_l // 2)
-    else:  # rgb+flow: one RGB frame and the stacked flow that starts with it
-        (h, w, c), kw["inputs"], kw["flow_len"] = shape["rgb"], "rgb+flow", shape["flow"][-1] // 2
+    else:  # rgb+flow: one RGB frame (or a clip) and the stacked flow that starts with it
+        (h, w, c), kw["inputs"], kw["flow_len"] = shape["rgb"][-3:], "rgb+flow", shape["flow"][-1] // 2
+        if len(shape["rgb"]) == 4:
+            kw.update(clip_len=shape["rgb"][0], squeeze_time=False)
     return video.clips(datasets.video_files(data, split), size=(h, w), channels=c, batch_size=batch_size,
                        training=training, flip=data_info.flip, seed=seed, stride=stride, num_clips=num_clips,
                        crops=crops, with_ids=with_ids, count=datasets.split_size(data, split), **kw)

@@ -48,9 +48,9 @@ def classifier_endpoint(model, input_kind, class_names, top_k=5):
     num_classes = model.outputs[0].shape[-1]
     names = tf.constant(list(class_names) or [str(i) for i in range(num_classes)])
     k = min(top_k, num_classes)
-    if input_kind == "rgb+flow":
-        (h, w, c), two_l = shape["rgb"], shape["flow"][-1]
-        specs = [tf.TensorSpec([None, None, None, c], tf.uint8, name="rgb"),
+    if input_kind == "rgb+flow":  # an RGB frame or clip, and stacked flow
+        (h, w, c), two_l, lead = shape["rgb"][-3:], shape["flow"][-1], [None, *shape["rgb"][:-3]]
+        specs = [tf.TensorSpec(lead + [None, None, c], tf.uint8, name="rgb"),
                  tf.TensorSpec([None, None, None, two_l], tf.float32, name="flow")]
         views = lambda rgb, flow: {"rgb": _rgb_view(rgb, (h, w)), "flow": _flow_view(flow, (h, w))}
     elif input_kind == "flow":
@@ -131,7 +131,8 @@ def example_inputs(model, signature, batch=3, seed=0):
     shapes = model_input(model)
     out = {}
     for spec in signature:
-        shape = shapes[spec.name] if isinstance(shapes, dict) else shapes
+        # an input that is not a model input (noise, a class id) takes its sizes from the signature alone
+        shape = shapes.get(spec.name, ()) if isinstance(shapes, dict) else shapes
         dims = list(spec.shape)
         for i, d in enumerate(dims):
             if d is None:

@@ -14,6 +14,7 @@
 import datetime
 import json
 import os
+import shutil
 
 import keras
 import numpy as np
@@ -23,7 +24,8 @@ import zoo
 from pipelines import datasets
 from zoo.errors import ZooError
 from zoo.training import data as zdata
-from zoo.training import figures, metrics
+from zoo.training import figures, judge, metrics
+from zoo.training.callbacks import AtomicCheckpoint, NaNStop, StepBackup, StopAtStep
 from zoo.training.export import export_saved_model, verify_in_fresh_process
 from zoo.training.strategy import get_strategy, jit_compile
 
@@ -74,9 +76,33 @@ def _compile(model, info, learning_rate, jit, decay_steps=None):
         model.compile(optimizer=keras.optimizers.Adam(learning_rate), jit_compile=jit)
 
 
+PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
+
+
+def _frame_step(info, arguments, frame_step):
+    """The clip's frame step: the model's, or ``frame_step`` where the architecture does not fix it."""
+    if frame_step is None:
+        return info.clip_stride(arguments)
+    if info.input not in ("clip", "flow", "rgb+flow") or info.task != "classification":
+        raise ZooError(f"{info.name!r} does not take clips: a frame step does not apply")
+    if isinstance(info.stride, str):
+        raise ZooError(f"{info.name!r} fixes its frame step in the architecture: set {info.stride}=N instead")
+    if not isinstance(frame_step, int) or frame_step < 1:
+        raise ZooError(f"the frame step must be a positive integer, not {frame_step!r}")
+    return frame_step
+
+
 def train(model, data, *, preset="tiny", overrides=None, epochs=10, batch_size=32, learning_rate=None,
-          run_dir=None, runs_root="runs", strategy="auto", jit=False, seed=0, verbose="auto", callbacks=()):
-    """Train registered model ``model`` on dataset ``data``; returns the run directory."""
+          run_dir=None, runs_root="runs", strategy="auto", jit=False, seed=0, verbose="auto", callbacks=(),
+          precision="float32", backup_every=100, frame_step=None):
+    """Train registered model ``model`` on dataset ``data``; returns the run directory.
+
+    ``frame_step``: the step between the frames of an input clip (default: the model's own, 1 for most), e.g. 6 for
+    an 8-frame recurrent model to span a 48-frame video; evaluation uses the same.
+
+    The run backs itself up every ``backup_every`` steps and at each epoch end: the same call after a crash resumes
+    from there and ends with the same number of steps. ``precision``: a Keras dtype policy (mixed precision keeps
+    softmax outputs, distributions and discriminator logits in float32; float16 losses are scaled)."""
     info = zoo.model_info(model)
     data_info = datasets.info(data)
     overrides = dict(overrides or {})
@@ -84,8 +110,10 @@ def train(model, data, *, preset="tiny", overrides=None, epochs=10, batch_size=3
     if info.task == "classification" and "num_classes" in info.arguments():
         overrides.setdefault("num_classes", data_info.num_classes)
     arguments = zoo.resolve(model, preset, **overrides)
-    if batch_size < 1 or epochs < 1:
-        raise ZooError("epochs and batch size must be positive")
+    if batch_size < 1 or epochs < 1 or backup_every < 1:
+        raise ZooError("epochs, batch size and backup interval must be positive")
+    if precision not in PRECISIONS:
+        raise ZooError(f"unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}")
 
     if run_dir is None:
         stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
@@ -95,12 +123,17 @@ def train(model, data, *, preset="tiny", overrides=None, epochs=10, batch_size=3
 
     keras.utils.set_random_seed(seed)
     strategy = get_strategy(strategy)
-    jit = jit_compile(jit)
-    with strategy.scope():
-        net = zoo.build(model, preset, **overrides)
+    jit = jit_compile(jit, precision)
+    policy = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy(precision)
+    try:
+        with strategy.scope():
+            net = zoo.build(model, preset, **overrides)
+    finally:
+        keras.mixed_precision.set_global_policy(policy)
     zdata.check(info, data_info, model=net)
     val_split = "val" if "val" in data_info.splits else "test"
-    stride = info.clip_stride(arguments)
+    stride = _frame_step(info, arguments, frame_step)
     train_ds = zdata.dataset(info, net, data, "train", batch_size, training=True, seed=seed, stride=stride)
     val_ds = zdata.dataset(info, net, data, val_split, batch_size, training=False, stride=stride)
     steps = int(train_ds.cardinality())
@@ -110,23 +143,43 @@ def train(model, data, *, preset="tiny", overrides=None, epochs=10, batch_size=3
     config = {"model": model, "preset": preset, "overrides": overrides, "arguments": arguments, "data": data,
               "task": info.task, "input": info.input, "class_names": list(data_info.class_names),
               "epochs": epochs, "batch_size": batch_size, "learning_rate": learning_rate, "seed": seed,
+              "frame_step": stride,
               "strategy": type(strategy).__name__, "replicas": strategy.num_replicas_in_sync, "jit_compile": jit,
+              "precision": precision,
               "paper": info.paper, "parameters": int(net.count_params()), "versions": _versions()}
     _write_json(os.path.join(run_dir, CONFIG), config)
 
+    backup_dir = os.path.join(run_dir, "backup")
+    resuming = os.path.exists(os.path.join(backup_dir, "training_metadata.json"))
+    nan = NaNStop()
     cbs = [
-        keras.callbacks.ModelCheckpoint(os.path.join(run_dir, "checkpoints", "last.keras")),
-        keras.callbacks.ModelCheckpoint(os.path.join(run_dir, "checkpoints", "best.keras"), monitor="val_loss",
-                                        save_best_only=True),
-        keras.callbacks.CSVLogger(os.path.join(run_dir, "history.csv")),
+        StepBackup(backup_dir, save_freq=backup_every),
+        AtomicCheckpoint(os.path.join(run_dir, "checkpoints", "last.keras")),
+        AtomicCheckpoint(os.path.join(run_dir, "checkpoints", "best.keras"), monitor="val_loss"),
+        keras.callbacks.CSVLogger(os.path.join(run_dir, "history.csv"), append=resuming),
         keras.callbacks.TensorBoard(os.path.join(run_dir, "logs"), write_graph=False),
-        keras.callbacks.TerminateOnNaN(),
+        nan,
         *callbacks,
     ]
     if hasattr(net, "sample"):
         cbs.append(figures.SampleGrid(os.path.join(run_dir, "figures")))
-    net.fit(train_ds, validation_data=val_ds, epochs=epochs, callbacks=cbs, verbose=verbose, shuffle=False)
-    net.save(os.path.join(run_dir, "model.keras"))
+    fit = dict(epochs=epochs, callbacks=cbs, verbose=verbose, shuffle=False)
+    if steps > 0:  # repeat the data and stop at the exact step budget, wherever a resumed run started
+        train_ds = train_ds.repeat()
+        fit.update(steps_per_epoch=steps)
+        cbs.insert(0, StopAtStep(epochs * steps))
+    if resuming:
+        print(f"zoo: resuming {run_dir} from its backup", flush=True)
+    net.fit(train_ds, validation_data=val_ds, **fit)
+    if nan.step:
+        step, epoch, batch = nan.step
+        raise ZooError(f"the loss became NaN or infinite at step {step} (epoch {epoch}, batch {batch}); training "
+                       f"stopped; the last epoch's model is {os.path.join(run_dir, 'checkpoints', 'last.keras')} "
+                       "(try a lower --learning-rate)")
+    tmp = os.path.join(run_dir, "model.tmp.keras")
+    net.save(tmp)
+    os.replace(tmp, os.path.join(run_dir, "model.keras"))
+    shutil.rmtree(backup_dir, ignore_errors=True)  # finished: nothing to resume
     figures.curves(os.path.join(run_dir, "history.csv"), os.path.join(run_dir, "figures", "curves.png"))
     if info.task == "generative":
         _generative_figures(net, data, run_dir)
@@ -135,17 +188,18 @@ def train(model, data, *, preset="tiny", overrides=None, epochs=10, batch_size=3
 
 def _generative_figures(net, data, run_dir):
     """Whatever the model offers: samples (``sample``), originals next to reconstructions (``reconstruct``), the
-    2-D latent manifold (``latent_dim`` and ``decode_mean``)."""
+    2-D latent manifold and the latent traversals (``latent_dim`` and ``decode_mean``)."""
     fig = os.path.join(run_dir, "figures")
     if hasattr(net, "sample"):
         figures.image_grid(np.asarray(net.sample(64, seed=0)), os.path.join(fig, "samples.png"))
     if hasattr(net, "reconstruct"):
-        x, _ = datasets.image_arrays(data, "test")
+        x, _ = datasets.image_arrays(data, "test", zdata.image_shape(net))
         x = x[:32].astype("float32") / 255.0
         pairs = np.stack([x, np.asarray(net.reconstruct(x))], axis=1).reshape(-1, *x.shape[1:])
         figures.image_grid(pairs, os.path.join(fig, "reconstructions.png"), columns=16)
     if hasattr(net, "latent_dim") and hasattr(net, "decode_mean"):
         figures.manifold(net, os.path.join(fig, "manifold.png"))
+        figures.traversals(net, os.path.join(fig, "traversals.png"))
 
 
 def _versions():
@@ -156,9 +210,14 @@ def _versions():
             "tensorflow_probability": tensorflow_probability.__version__}
 
 
-def evaluate(run_dir, data=None, split="test", num_clips=4, crops=1, batch_size=None):
+def evaluate(run_dir, data=None, split="test", num_clips=4, crops=1, batch_size=None, nll_samples=100,
+             nll_examples=1000, fid_samples=1000, inception_weights=None):
     """Classifiers: clip hit@1, video hit@1 and hit@5 over ``num_clips`` x ``crops`` views per video.
-    Generative models: their test metrics (VAE: ELBO, reconstruction and KL, in nats per example)."""
+    Generative models: their test metrics (VAE: ELBO, reconstruction and KL, in nats per example, and the
+    importance-weighted NLL with ``nll_samples`` samples on the first ``nll_examples`` images, 0 to skip it;
+    autoencoders and RBMs: reconstruction errors); models that ``sample``: FID and KID of ``fid_samples`` samples
+    against as many images of the split (0 to skip; `zoo.training.judge`: digit-classifier features for 28x28x1
+    images, InceptionV3 pool3 with ``inception_weights``, a local weights file)."""
     config = load_config(run_dir)
     net = load_model(run_dir)
     info = zoo.model_info(config["model"])
@@ -173,18 +232,21 @@ def evaluate(run_dir, data=None, split="test", num_clips=4, crops=1, batch_size=
     if info.task == "classification":
         views = num_clips * crops if data_info.kind == "video" else 1
         ds = zdata.dataset(info, net, data, split, batch_size, training=False, num_clips=num_clips, crops=crops,
-                           stride=info.clip_stride(config["arguments"]), with_ids=data_info.kind == "video")
+                           stride=config.get("frame_step") or info.clip_stride(config["arguments"]), with_ids=data_info.kind == "video")
         probs, labels, ids = [], [], []
+        forward = lambda x: net(x, training=False)  # noqa: E731
+        if jit_compile(False, config.get("precision", "float32")) is True:  # float16 on the CPU: XLA's kernels
+            forward = tf.function(forward, jit_compile=True)
         for batch in ds:
             x, y = batch[0], batch[1]
-            p = net(zdata.fold_views(x, net), training=False)
+            p = forward(zdata.fold_views(x, net))
             probs.append(np.asarray(p).reshape(len(y), views, -1))
             labels.append(y.numpy())
             ids.append(batch[2].numpy().astype(str) if len(batch) > 2 else np.arange(len(y)) + sum(map(len, ids)))
         probs, labels, ids = np.concatenate(probs), np.concatenate(labels), np.concatenate(ids)
         # per-video probabilities, for ensembles (Karpathy et al.'s "CNN average") and error analysis
         np.savez(os.path.join(run_dir, f"predictions-{split}.npz"), ids=ids.astype(str), labels=labels,
-                 probabilities=probs.mean(axis=1))
+                 probabilities=probs)  # [videos, views, classes]
         result.update(metrics.video_metrics(probs, labels))
         cm = metrics.confusion_matrix(probs.mean(axis=1).argmax(-1), labels, num_classes)
         result["confusion"] = cm.tolist()
@@ -195,6 +257,12 @@ def evaluate(run_dir, data=None, split="test", num_clips=4, crops=1, batch_size=
         result.update({k: float(v) for k, v in logs.items()})
         if "kl" in logs:
             result["elbo"] = -float(logs["loss"])
+        if hasattr(net, "log_likelihood") and nll_samples:
+            x = datasets.image_arrays(data, split, zdata.image_shape(net))[0][:nll_examples].astype("float32") / 255.0
+            ll = np.concatenate([net.log_likelihood(x[i:i + 100], k=nll_samples) for i in range(0, len(x), 100)])
+            result.update(nll=-float(ll.mean()), nll_samples=nll_samples, nll_examples=len(x))
+        if hasattr(net, "sample") and fid_samples:
+            result.update(judge.judge(net, data, split, num=fid_samples, inception_weights=inception_weights))
     _write_json(os.path.join(run_dir, "metrics.json"), result)
     return result
 

@@ -1,7 +1,7 @@
 """Choosing the distribution strategy and whether to compile with XLA, per device.
 
 XLA (`jit_compile`) made a small Conv3D model 8x and a ConvLSTM2D model 26x slower on the CPU here (measured), so it
-is off on the CPU unless asked for, and left to Keras ("auto") on accelerators.
+is off on the CPU unless asked for (or needed: float16 on the CPU), and left to Keras ("auto") on accelerators.
 """
 
 import tensorflow as tf
@@ -26,8 +26,11 @@ def get_strategy(name="auto"):
     return tf.distribute.get_strategy()
 
 
-def jit_compile(requested=False):
-    """True when asked; otherwise "auto" on a GPU and False on the CPU."""
+def jit_compile(requested=False, precision="float32"):
+    """True when asked; otherwise "auto" on a GPU and False on the CPU, except float16 on the CPU: TensorFlow has
+    no CPU kernels for half-precision 3-D pooling and others (measured: MaxPool3D), XLA's CPU backend has them."""
     if requested:
         return True
-    return "auto" if tf.config.list_logical_devices("GPU") else False
+    if tf.config.list_logical_devices("GPU"):
+        return "auto"
+    return precision == "mixed_float16"

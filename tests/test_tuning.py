@@ -1,0 +1,56 @@
+"""keras-tuner: `zoo tune` with a family's default space, and a distributed search (chief + two workers)."""
+
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+
+import keras
+import numpy as np
+
+from pipelines import datasets
+from tuning import hypermodels
+
+SMALL = dict(train=4, val=2, test=2, frames=16)
+
+
+def test_default_space_search_writes_the_best_model(tmp_path):
+    data = datasets.video_dir("digit-actions", progress=False, **SMALL)
+    space = hypermodels.default_space("c3d")
+    assert set(space) == {"width", "dropout", "fc_units", "frames"}  # clip length included: [8, 16]
+    tuner = hypermodels.search("c3d", data, max_trials=2, epochs=1, batch_size=8, directory=str(tmp_path))
+    assert sum(t.status == "COMPLETED" for t in tuner.oracle.trials.values()) == 2
+    best = json.load(open(tmp_path / "best.json"))
+    assert best["objective"] == "val_accuracy" and best["trials"] == 2
+    model = keras.saving.load_model(str(tmp_path / "best.keras"), safe_mode=True)
+    assert model.input_shape[1] == best["arguments"]["frames"]  # the pipeline followed the trial's clip length
+    assert model.layers[1].filters == best["arguments"]["widths"][0]
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_distributed_search_runs_every_trial_exactly_once(tmp_path, root):
+    port = _free_port()
+    cmd = [sys.executable, "-m", "zoo", "tune", "vae", "--data", "mnist", "--max-trials", "4", "--epochs", "1",
+           "--batch-size", "500", "--set", "hidden=16,32,48,64", "--run-dir", str(tmp_path), "--verbose", "1"]
+    procs = {}
+    for tuner_id in ("chief", "tuner0", "tuner1"):
+        env = {**os.environ, "KERASTUNER_TUNER_ID": tuner_id, "KERASTUNER_ORACLE_IP": "127.0.0.1",
+               "KERASTUNER_ORACLE_PORT": str(port), "PYTHONPATH": root}
+        procs[tuner_id] = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    outs = {}
+    for tuner_id in ("tuner0", "tuner1", "chief"):
+        outs[tuner_id] = procs[tuner_id].communicate(timeout=600)[0]
+        assert procs[tuner_id].returncode == 0, outs[tuner_id][-3000:]
+    ran = {w: re.findall(r"zoo tune: trial (\S+) runs on " + w, outs[w]) for w in ("tuner0", "tuner1")}
+    every = ran["tuner0"] + ran["tuner1"]
+    assert len(every) == 4 and len(set(every)) == 4  # four trials, none twice
+    assert ran["tuner0"] and ran["tuner1"]  # both workers took part
+    best = json.load(open(tmp_path / "best.json"))
+    assert best["trials"] == 4 and np.isfinite(best["score"])
