@@ -29,7 +29,7 @@ bench: $(STAMP)
 	$(VENV)/bin/python -m pytest -q -m bench
 	$(VENV)/bin/zoo bench pipeline
 	$(VENV)/bin/zoo bench accuracy --family local
-	$(VENV)/bin/zoo bench accuracy --family global
+	$(VENV)/bin/zoo bench accuracy --family global --epochs 30
 	$(VENV)/bin/zoo bench generative
 
 clean-venv:

@@ -52,3 +52,24 @@ def test_pipeline_bench_writes_its_table(tmp_path):
     header = table.index("| measurement | measured | baseline / limit | ratio | goal | met | note |")
     body = table[header + 2:]
     assert len(body) == 6 and all(line.count(" | ") == 6 for line in body)
+
+
+def test_generative_bench_writes_its_table_and_figures(tmp_path):
+    """`zoo bench generative` on two models for one epoch: every metric measured, the figures written."""
+    from zoo.training import benchmark
+
+    out = str(tmp_path / "docs")
+    result = benchmark.generative(out, epochs=1, runs=str(tmp_path / "runs"), only=("vae", "gan"), fid_samples=200,
+                                  nll_samples=10, nll_examples=100)
+    vae, gan = result["rows"]["VAE (Bernoulli decoder)"], result["rows"]["GAN (MLP, Goodfellow et al.)"]
+    assert -400 < vae["elbo"] < -100 and 0 < vae["nll"] < 400 and 0 < vae["mse"] < 0.2
+    for row in (vae, gan):
+        assert row["fid"] > 0 and row["kid"] > 0 and row["nn_distance_ratio"] > 0.5  # no copies of the training set
+    assert 1 / 9 <= gan["interpolation_largest_step"] < 1 and "interpolation_largest_step" not in vae
+    figures = set(os.listdir(os.path.join(out, "generative")))
+    assert {"vae-samples.png", "vae-nn.png", "vae-reconstructions.png", "gan-samples.png", "gan-nn.png",
+            "gan-interpolation.png"} <= figures
+    table = open(os.path.join(out, "bench-generative.md")).read().splitlines()
+    rows = [line for line in table if line.startswith("| VAE") or line.startswith("| GAN")]
+    assert len(rows) == 2 and all(line.count(" | ") == 7 for line in rows)  # 8 columns
+    assert json.load(open(os.path.join(out, "bench-generative.json")))["rows"].keys() == result["rows"].keys()

@@ -54,3 +54,19 @@ def test_distributed_search_runs_every_trial_exactly_once(tmp_path, root):
     assert ran["tuner0"] and ran["tuner1"]  # both workers took part
     best = json.load(open(tmp_path / "best.json"))
     assert best["trials"] == 4 and np.isfinite(best["score"])
+
+
+def test_dcgan_search_minimizes_fid_over_beta1_and_width(tmp_path):
+    """The GAN family's space (Adam's beta1 at compile time, the width as a builder argument) and its objective:
+    FID of each trial's samples on the digit classifier's features."""
+    tuner = hypermodels.search("dcgan", "mnist", max_trials=2, epochs=1, batch_size=128, directory=str(tmp_path),
+                               space={"filters": [8, 16], "beta_1": [0.5, 0.9]})
+    trials = [t for t in tuner.oracle.trials.values() if t.status == "COMPLETED"]
+    assert len(trials) == 2 and tuner.oracle.objective.name == "fid"
+    for trial in trials:
+        assert 0 < trial.score < 500 and trial.hyperparameters.values["beta_1"] in (0.5, 0.9)
+    best = json.load(open(tmp_path / "best.json"))
+    assert best["objective"] == "fid" and best["score"] == min(t.score for t in trials)
+    assert "beta_1" not in best["arguments"] and best["arguments"]["filters"] in (8, 16)
+    model = keras.saving.load_model(str(tmp_path / "best.keras"))
+    assert model.d_optimizer.beta_1 == best["hyperparameters"]["beta_1"]

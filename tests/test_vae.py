@@ -81,3 +81,21 @@ def test_conv_vae_learns():
     print(f"\nconv VAE test ELBO {-after['loss']:.1f} nats (KL {after['kl']:.2f}), NLL (k=100) {nll:.1f}")
     assert -after["loss"] > -225 and after["kl"] > 1  # measured -214; uses its latent code
     assert nll < after["loss"]  # the importance-weighted bound is tighter
+
+
+def test_beta_weighs_the_kl_term_and_the_logged_elbo_stays_the_bound():
+    """beta-VAE (Higgins et al. 2017): loss = -E[log p(x|z)] + beta KL; ``elbo`` = E[log p(x|z)] - KL for any beta;
+    training with a larger beta ends with a smaller KL."""
+    x = datasets.image_arrays("mnist", "train")[0][:2000].astype("float32") / 255.0
+    kls = {}
+    for beta in (0.5, 4.0):
+        keras.utils.set_random_seed(0)
+        net = zoo.build("vae", "tiny", beta=beta)
+        net.compile()
+        logs = net.evaluate(x[:500], batch_size=500, verbose=0, return_dict=True)
+        assert logs["loss"] == pytest.approx(logs["reconstruction"] + beta * logs["kl"], rel=1e-5)
+        assert logs["elbo"] == pytest.approx(-(logs["reconstruction"] + logs["kl"]), rel=1e-5)
+        net.fit(x, batch_size=100, epochs=2, verbose=0)
+        kls[beta] = net.evaluate(x[:500], batch_size=500, verbose=0, return_dict=True)["kl"]
+    print(f"\nKL after 2 epochs: beta 0.5 {kls[0.5]:.2f}, beta 4 {kls[4.0]:.2f} nats")
+    assert kls[4.0] < 0.7 * kls[0.5]

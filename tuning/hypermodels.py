@@ -6,9 +6,9 @@ from a cleared Keras session, so memory stays flat over many trials. The default
 
 - classifiers: width (a multiplier of the preset's ``widths``), depth (where the builder has a layer count),
   dropout, fully connected width, clip length, learning rate; objective: validation accuracy;
-- generative models: their latent size and ``beta`` (the KL weight of a beta-VAE) where the builder has them, the
-  learning rates and Adam's beta1 of GANs; objective: validation loss, or FID on the embedded digit classifier's
-  features for models that sample (`zoo.training.judge`).
+- generative models: their latent size, ``beta`` (the KL weight of a beta-VAE), the width (``filters``) where the
+  builder has them, the learning rate, and for GANs Adam's beta1; objective: validation loss, or for GANs FID on
+  the embedded digit classifier's features (`zoo.training.judge`).
 
 Distributed search is keras-tuner's own: set ``KERASTUNER_TUNER_ID`` (``chief`` on the oracle's process,
 ``tuner0``, ``tuner1``... on the workers), ``KERASTUNER_ORACLE_IP`` and ``KERASTUNER_ORACLE_PORT`` and start the same
@@ -45,6 +45,7 @@ def _announcing(tuner_class):
 TUNERS = {name: _announcing(cls) for name, cls in
           (("random", kt.RandomSearch), ("bayesian", kt.BayesianOptimization), ("hyperband", kt.Hyperband))}
 DEPTH_ARGUMENTS = ("depth", "num_layers", "lstm_layers", "layers")
+COMPILE_CHOICES = ("beta_1",)  # searched, but arguments of the optimizer, not of the builder
 
 
 def default_space(model, preset="tiny"):
@@ -67,17 +68,21 @@ def default_space(model, preset="tiny"):
             if len(lengths) > 1:  # some architectures fix their clip length (slow fusion fuses exactly 10 frames)
                 space["frames"] = lengths
     else:
-        if isinstance(args.get("latent_dim"), int):
-            space["latent_dim"] = sorted({2, args["latent_dim"], 2 * args["latent_dim"]})
-        if "beta" in args:
+        probe = zoo.build(model, preset)
+        adversarial = _adversarial(probe)
+        del probe
+        keras.backend.clear_session()
+        latent = args.get("latent_dim")
+        if isinstance(latent, int):
+            space["latent_dim"] = sorted({max(1, latent // 2), latent} if adversarial else {2, latent, 2 * latent})
+        if "beta" in args:  # the KL weight of a beta-VAE
             space["beta"] = [0.5, 1.0, 2.0]
-        for name in ("g_learning_rate", "d_learning_rate"):
-            if name in args:
-                space[name] = [1e-4, 2e-4, 5e-4]
-        if "beta_1" in args:
-            space["beta_1"] = [0.5, 0.9]
+        if isinstance(args.get("filters"), int):  # the width of a DCGAN (and of conv autoencoders)
+            space["filters"] = sorted({max(8, args["filters"] // 2), args["filters"]})
         if "widths" in args:
             space["width"] = [0.5, 1.0]
+        if adversarial:  # Adam's beta1 for both players (0.5 in DCGAN, Sec. 4); the learning rate is searched too
+            space["beta_1"] = [0.5, 0.9]
     return space
 
 
@@ -91,13 +96,16 @@ def _builds(model, preset, **overrides):
     return True
 
 
+def _adversarial(model):
+    """GANs: models that sample but have no likelihood or reconstruction."""
+    return hasattr(model, "sample") and not hasattr(model, "reconstruct")
+
+
 def _objective(info, model):
-    """Classifiers: validation accuracy; models that sample but have no likelihood or reconstruction (GANs): FID;
-    others (VAEs, autoencoders, RBMs): validation loss."""
+    """Classifiers: validation accuracy; GANs: FID; others (VAEs, autoencoders, RBMs): validation loss."""
     if info.task == "classification":
         return kt.Objective("val_accuracy", "max")
-    adversarial = hasattr(model, "sample") and not hasattr(model, "reconstruct")
-    return kt.Objective("fid", "min") if adversarial else kt.Objective("val_loss", "min")
+    return kt.Objective("fid", "min") if _adversarial(model) else kt.Objective("val_loss", "min")
 
 
 class ZooHyperModel(kt.HyperModel):
@@ -113,12 +121,13 @@ class ZooHyperModel(kt.HyperModel):
         self.base = zoo.resolve(model, preset, **self.fixed)
         if "width" in self.space and "widths" not in self.base:
             raise ZooError(f"{model!r} has no widths: 'width' is not a search dimension for it")
-        zoo.resolve(model, preset, **self.fixed, **{k: v[0] for k, v in self.space.items() if k != "width"})
+        zoo.resolve(model, preset, **self.fixed,
+                    **{k: v[0] for k, v in self.space.items() if k not in ("width", *COMPILE_CHOICES)})
         zdata.check(self.info, self.data_info, num_classes=self.fixed.get("num_classes"))
 
     def arguments(self, hp):
         """The builder arguments of this trial."""
-        chosen = {k: hp.Choice(k, list(v)) for k, v in self.space.items()}
+        chosen = {k: hp.Choice(k, list(v)) for k, v in self.space.items() if k not in COMPILE_CHOICES}
         width = chosen.pop("width", None)
         if width is not None:
             widths = self.base["widths"]
@@ -130,7 +139,10 @@ class ZooHyperModel(kt.HyperModel):
         gc.collect()
         net = zoo.build(self.model, self.preset, **self.arguments(hp))
         lr = hp.Float("learning_rate", *self.learning_rate, sampling="log")
-        _compile(net, self.info, lr, jit=False)
+        if "beta_1" in self.space:
+            net.compile(optimizer=keras.optimizers.Adam(lr, beta_1=hp.Choice("beta_1", list(self.space["beta_1"]))))
+        else:
+            _compile(net, self.info, lr, jit=False)
         return net
 
     def _datasets(self, model, stride):

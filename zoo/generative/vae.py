@@ -7,7 +7,8 @@
 - Decoder p(x|z): Bernoulli with sigmoid logits (Appendix C.1) or a diagonal Gaussian with predicted mean and
   log-variance (Appendix C.2); an MLP with one tanh hidden layer.
 - Loss = -ELBO = -E_q[log p(x|z)] + KL(q(z|x) || p(z)) with the closed-form Gaussian KL of Appendix B, in nats per
-  example.
+  example. ``beta`` weighs the KL term (beta-VAE, Higgins et al. 2017; 1, the paper's ELBO, by default); the
+  logged ``elbo`` is always the true bound.
 
 Paper preset: 500 hidden units (the MNIST setting of Sec. 5) and 20 latent dimensions (one of the Fig. 2 settings).
 `vae-conv` puts the same objective on the convolutional encoder (four 5x5 stride-2 ReLU convolutions, then linear
@@ -38,15 +39,15 @@ LIKELIHOODS = ("bernoulli", "gaussian")
 class VAE(keras.Model):
     """Wraps a functional encoder (x -> [mu, log_var]) and decoder (z -> distribution parameters)."""
 
-    def __init__(self, encoder, decoder, likelihood="bernoulli", seed=None, **kwargs):
+    def __init__(self, encoder, decoder, likelihood="bernoulli", seed=None, beta=1.0, **kwargs):
         super().__init__(**kwargs)
         if likelihood not in LIKELIHOODS:
             raise ValueError(f"likelihood must be one of {LIKELIHOODS}, got {likelihood!r}")
-        self.encoder, self.decoder, self.likelihood, self.seed = encoder, decoder, likelihood, seed
+        self.encoder, self.decoder, self.likelihood, self.seed, self.beta = encoder, decoder, likelihood, seed, beta
         self.latent_dim = int(encoder.outputs[0].shape[-1])
         self.image_shape = tuple(encoder.inputs[0].shape[1:])
         self.seed_generator = keras.random.SeedGenerator(seed)
-        self.trackers = {k: keras.metrics.Mean(name=k) for k in ("loss", "reconstruction", "kl")}
+        self.trackers = {k: keras.metrics.Mean(name=k) for k in ("loss", "elbo", "reconstruction", "kl")}
         self.built = True
 
     @property
@@ -122,7 +123,7 @@ class VAE(keras.Model):
         self.optimizer.build(self.trainable_variables)
 
     def _update(self, elbo, rec, kl):
-        for name, value in (("loss", -elbo), ("reconstruction", -rec), ("kl", kl)):
+        for name, value in (("loss", -rec + self.beta * kl), ("elbo", elbo), ("reconstruction", -rec), ("kl", kl)):
             self.trackers[name].update_state(value)
         return {k: m.result() for k, m in self.trackers.items()}
 
@@ -131,7 +132,7 @@ class VAE(keras.Model):
         with tf.GradientTape() as tape:
             elbo, rec, kl = self.elbo(x, training=True)
             # Keras sums replica gradients: divide the per-replica mean by the number of replicas.
-            loss = -tf.reduce_mean(elbo) / distribute.num_replicas()
+            loss = tf.reduce_mean(-rec + self.beta * kl) / distribute.num_replicas()
             scaled = self.optimizer.scale_loss(loss)  # float16 training: a LossScaleOptimizer's scaling
         grads = tape.gradient(scaled, self.trainable_weights)
         self.optimizer.apply(grads, self.trainable_weights)
@@ -163,7 +164,7 @@ class VAE(keras.Model):
         }
 
     def get_config(self):
-        return {**super().get_config(), "likelihood": self.likelihood, "seed": self.seed,
+        return {**super().get_config(), "likelihood": self.likelihood, "seed": self.seed, "beta": self.beta,
                 **submodels_config(encoder=self.encoder, decoder=self.decoder)}
 
     @classmethod
@@ -197,13 +198,13 @@ def mlp_decoder(image_shape, hidden, latent_dim, activation, likelihood):
     tiny=dict(hidden=256, latent_dim=2),
 )
 def vae(height=28, width=28, channels=1, hidden=500, latent_dim=20, likelihood="bernoulli", activation="tanh",
-        seed=None):
+        seed=None, beta=1.0):
     if likelihood not in LIKELIHOODS:
         raise ValueError(f"likelihood must be one of {LIKELIHOODS}, got {likelihood!r}")
     shape = (height, width, channels)
     return VAE(mlp_encoder(shape, hidden, latent_dim, activation),
                mlp_decoder(shape, hidden, latent_dim, activation, likelihood), likelihood=likelihood, seed=seed,
-               name="vae")
+               beta=beta, name="vae")
 
 
 @register(
@@ -215,7 +216,7 @@ def vae(height=28, width=28, channels=1, hidden=500, latent_dim=20, likelihood="
     tiny=dict(filters=(8, 16, 16, 16), kernel_size=3, latent_dim=2),
 )
 def vae_conv(height=28, width=28, channels=1, filters=(32, 64, 128, 256), kernel_size=5, latent_dim=20,
-             likelihood="bernoulli", seed=None):
+             likelihood="bernoulli", seed=None, beta=1.0):
     if likelihood not in LIKELIHOODS:
         raise ValueError(f"likelihood must be one of {LIKELIHOODS}, got {likelihood!r}")
     x = keras.Input((height, width, channels), name="images")
@@ -224,4 +225,4 @@ def vae_conv(height=28, width=28, channels=1, filters=(32, 64, 128, 256), kernel
                               keras.layers.Dense(latent_dim, name="z_log_var")(h)], name="encoder")
     out_channels = channels * (1 if likelihood == "bernoulli" else 2)  # logits, or (mean logit, log-variance)
     decoder = upconv_decoder(latent_dim, (height, width), filters, kernel_size, out_channels, input_name="z")
-    return VAE(encoder, decoder, likelihood=likelihood, seed=seed, name="vae_conv")
+    return VAE(encoder, decoder, likelihood=likelihood, seed=seed, beta=beta, name="vae_conv")

@@ -8,7 +8,9 @@
 - Models with their own ``serving_endpoints()`` (generative ones) export those (e.g. VAE: encode, decode, sample).
 
 The SavedModel is written under a temporary name and renamed, so no half-written export is left under the final
-name. It reloads with TensorFlow alone (`tf.saved_model.load`).
+name. It reloads with TensorFlow alone (`tf.saved_model.load`). Inputs of the wrong dtype are refused by the
+signature; inputs of the wrong shape by a check inside it (``InvalidArgumentError``: "input clips must be uint8
+[any, 8, any, any, 3]; got shape [2 5 40 40 3]").
 """
 
 import os
@@ -78,13 +80,33 @@ def endpoints(model, input_kind, class_names=()):
     return classifier_endpoint(model, input_kind, class_names)
 
 
+def _checked(x, spec):
+    """``x`` after a run-time check of its shape against ``spec``: the signatures of a reloaded SavedModel check only
+    dtypes, and a wrong clip length or channel count would otherwise fail deep inside a kernel (or abort in oneDNN)."""
+    rank = len(spec.shape)
+    want = ", ".join("any" if d is None else str(d) for d in spec.shape)
+    shape = tf.shape(x)
+    padded = tf.concat([shape, tf.fill([rank], -1)], 0)[:rank]
+    ok = tf.reduce_all([tf.equal(tf.size(shape), rank)] +
+                       [tf.equal(padded[i], d) for i, d in enumerate(spec.shape) if d is not None])
+    check = tf.debugging.Assert(ok, [f"input {spec.name} must be {spec.dtype.name} [{want}]; got shape", shape],
+                                summarize=rank + 1)
+    with tf.control_dependencies([check]):
+        return tf.identity(x)
+
+
+def _with_checks(fn, signature):
+    return lambda *inputs: fn(*[_checked(x, spec) for x, spec in zip(inputs, signature)])
+
+
 def export_saved_model(model, path, input_kind, class_names=()):
-    """Write ``model`` as a SavedModel at ``path`` (replacing what was there) and return the signature names."""
+    """Write ``model`` as a SavedModel at ``path`` (replacing what was there) and return the signature names. Every
+    signature checks its inputs' shapes at run time (one clear message naming the expected shape)."""
     endpoints_ = endpoints(model, input_kind, class_names)
     archive = keras.export.ExportArchive()
     archive.track(model)
     for name, (fn, signature) in endpoints_.items():
-        archive.add_endpoint(name, fn, input_signature=signature)
+        archive.add_endpoint(name, _with_checks(fn, signature), input_signature=signature)
     path = os.path.abspath(path)
     parent = os.path.dirname(path)
     os.makedirs(parent, exist_ok=True)

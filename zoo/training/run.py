@@ -21,13 +21,13 @@ import numpy as np
 import tensorflow as tf
 
 import zoo
-from pipelines import datasets
+from pipelines import datasets, service
 from zoo.errors import ZooError
 from zoo.training import data as zdata
 from zoo.training import figures, judge, metrics
 from zoo.training.callbacks import AtomicCheckpoint, NaNStop, StepBackup, StopAtStep
 from zoo.training.export import export_saved_model, verify_in_fresh_process
-from zoo.training.strategy import get_strategy, jit_compile
+from zoo.training.strategy import cluster, get_strategy, is_chief, jit_compile
 
 CONFIG = "config.json"
 
@@ -94,11 +94,12 @@ def _frame_step(info, arguments, frame_step):
 
 def train(model, data, *, preset="tiny", overrides=None, epochs=10, batch_size=32, learning_rate=None,
           run_dir=None, runs_root="runs", strategy="auto", jit=False, seed=0, verbose="auto", callbacks=(),
-          precision="float32", backup_every=100, frame_step=None):
+          precision="float32", backup_every=100, frame_step=None, data_service=None):
     """Train registered model ``model`` on dataset ``data``; returns the run directory.
 
     ``frame_step``: the step between the frames of an input clip (default: the model's own, 1 for most), e.g. 6 for
-    an 8-frame recurrent model to span a 48-frame video; evaluation uses the same.
+    an 8-frame recurrent model to span a 48-frame video; evaluation uses the same. ``data_service``: the address
+    of a tf.data service (`pipelines.service`) that runs the training pipeline.
 
     The run backs itself up every ``backup_every`` steps and at each epoch end: the same call after a crash resumes
     from there and ends with the same number of steps. ``precision``: a Keras dtype policy (mixed precision keeps
@@ -115,6 +116,13 @@ def train(model, data, *, preset="tiny", overrides=None, epochs=10, batch_size=3
     if precision not in PRECISIONS:
         raise ZooError(f"unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}")
 
+    if strategy == "multiworker":  # before any other TensorFlow work: the collectives start with the strategy
+        strategy = get_strategy(strategy)
+        task_type, task_index, _ = cluster()
+        if run_dir is None:
+            raise ZooError("--strategy multiworker needs --run-dir (the same on every worker)")
+        if not is_chief(task_type, task_index):  # the other workers keep their own copy, as Keras' callbacks do
+            run_dir = os.path.join(run_dir, "workers", f"{task_type}-{task_index}")
     if run_dir is None:
         stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
         run_dir = os.path.join(runs_root, f"{model}-{os.path.basename(data.rstrip('/'))}-{stamp}")
@@ -122,7 +130,7 @@ def train(model, data, *, preset="tiny", overrides=None, epochs=10, batch_size=3
     os.makedirs(os.path.join(run_dir, "checkpoints"), exist_ok=True)
 
     keras.utils.set_random_seed(seed)
-    strategy = get_strategy(strategy)
+    strategy = get_strategy(strategy) if isinstance(strategy, str) else strategy
     jit = jit_compile(jit, precision)
     policy = keras.mixed_precision.global_policy()
     keras.mixed_precision.set_global_policy(precision)
@@ -136,6 +144,11 @@ def train(model, data, *, preset="tiny", overrides=None, epochs=10, batch_size=3
     stride = _frame_step(info, arguments, frame_step)
     train_ds = zdata.dataset(info, net, data, "train", batch_size, training=True, seed=seed, stride=stride)
     val_ds = zdata.dataset(info, net, data, val_split, batch_size, training=False, stride=stride)
+    if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        # every worker reads every shard and keeps its part of each global batch: the same steps everywhere
+        options = tf.data.Options()
+        options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+        train_ds, val_ds = train_ds.with_options(options), val_ds.with_options(options)
     steps = int(train_ds.cardinality())
     with strategy.scope():
         _compile(net, info, learning_rate, jit, decay_steps=epochs * steps if steps > 0 else None)
@@ -145,7 +158,7 @@ def train(model, data, *, preset="tiny", overrides=None, epochs=10, batch_size=3
               "epochs": epochs, "batch_size": batch_size, "learning_rate": learning_rate, "seed": seed,
               "frame_step": stride,
               "strategy": type(strategy).__name__, "replicas": strategy.num_replicas_in_sync, "jit_compile": jit,
-              "precision": precision,
+              "precision": precision, "data_service": data_service,
               "paper": info.paper, "parameters": int(net.count_params()), "versions": _versions()}
     _write_json(os.path.join(run_dir, CONFIG), config)
 
@@ -168,6 +181,10 @@ def train(model, data, *, preset="tiny", overrides=None, epochs=10, batch_size=3
         train_ds = train_ds.repeat()
         fit.update(steps_per_epoch=steps)
         cbs.insert(0, StopAtStep(epochs * steps))
+    if data_service:
+        if steps <= 0:
+            raise ZooError("--data-service needs a training set of known size (shards written by `zoo data ingest`)")
+        train_ds = service.distribute(train_ds, data_service)
     if resuming:
         print(f"zoo: resuming {run_dir} from its backup", flush=True)
     net.fit(train_ds, validation_data=val_ds, **fit)
@@ -255,8 +272,6 @@ def evaluate(run_dir, data=None, split="test", num_clips=4, crops=1, batch_size=
         ds = zdata.dataset(info, net, data, split, batch_size, training=False)
         logs = net.evaluate(ds, verbose=0, return_dict=True)
         result.update({k: float(v) for k, v in logs.items()})
-        if "kl" in logs:
-            result["elbo"] = -float(logs["loss"])
         if hasattr(net, "log_likelihood") and nll_samples:
             x = datasets.image_arrays(data, split, zdata.image_shape(net))[0][:nll_examples].astype("float32") / 255.0
             ll = np.concatenate([net.log_likelihood(x[i:i + 100], k=nll_samples) for i in range(0, len(x), 100)])
