@@ -29,7 +29,7 @@ def _sigmoid(a):
 def test_dense_transpose_is_the_encoder_kernel_transposed_through_training_and_reload(tmp_path):
     keras.utils.set_random_seed(0)
     net = zoo.build("autoencoder-tied", "tiny")
-    encode, decode = net.encoder.get_layer("encode_1"), net.decoder.get_layer("decode_1")
+    decode = net.decoder.get_layer("decode_1")
     assert isinstance(decode, DenseTranspose) and [w.path for w in decode.weights] == ["decode_1/bias"]
     assert len(net.trainable_weights) == 3  # one kernel, two biases
     x = np.random.default_rng(0).uniform(0, 1, (8, 28, 28, 1)).astype("float32")

@@ -18,3 +18,12 @@ def test_readme_script_runs(root, tmp_path):
                           env={**os.environ, "PYTHONPATH": root})
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.strip().endswith("ok")
+
+
+def test_every_registered_model_is_in_the_readme_table(root):
+    import zoo
+
+    text = open(os.path.join(root, "README.md")).read()
+    table = text[text.index("## Models"):text.index("## Video models")]
+    listed = set(re.findall(r"^\| `([a-z0-9-]+)` \|", table, re.M))
+    assert listed == set(zoo.list_models())

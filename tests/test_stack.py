@@ -8,7 +8,6 @@ import sys
 import keras
 import keras_tuner
 import numpy as np
-import pytest
 import tensorflow as tf
 import tensorflow_probability as tfp
 

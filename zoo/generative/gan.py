@@ -224,8 +224,8 @@ class GAN(Adversarial):
 
     # -- export (used by zoo.training.export) ----------------------------------------------------------------
     def serving_endpoints(self):
-        """generate (z -> images in [0, 1]), sample (count -> uint8 images and their z), discriminate (uint8
-        images -> probability of real)."""
+        """generate (z -> uint8 images), sample (count -> uint8 images and their z), discriminate (uint8 images ->
+        probability of real)."""
         h, w, c = self.image_shape
 
         def sample(num):
@@ -233,7 +233,7 @@ class GAN(Adversarial):
             return {"images": to_uint8(self.generate(z)), "z": z}
 
         return {
-            "generate": (lambda z: {"images": self.generate(z)},
+            "generate": (lambda z: {"images": to_uint8(self.generate(z))},
                          [tf.TensorSpec([None, self.latent_dim], tf.float32, name="z")]),
             "sample": (sample, [tf.TensorSpec([], tf.int32, name="num")]),
             "discriminate": (lambda images: {"probability": tf.sigmoid(self(tf.cast(images, tf.float32) / 255.0))},

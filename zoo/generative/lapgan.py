@@ -207,8 +207,8 @@ class LAPGAN(Adversarial):
 
     # -- export --------------------------------------------------------------------------------------------
     def serving_endpoints(self):
-        """generate (z, one noise plane per finer level[, labels] -> images in [0, 1]), sample (count, or the
-        labels of the conditional model -> uint8 images)."""
+        """generate (z, one noise plane per finer level[, labels] -> uint8 images), sample (count, or the labels of
+        the conditional model -> uint8 images)."""
         specs = [tf.TensorSpec([None, self.latent_dim], tf.float32, name="z")] + [
             tf.TensorSpec([None, s, s, 1], tf.float32, name=f"noise_{s}") for s in self.sizes[1:]]
         label_spec = [tf.TensorSpec([None], tf.int32, name="labels")] if self.needs_labels else []
@@ -217,7 +217,7 @@ class LAPGAN(Adversarial):
             planes, labels = (planes[:-1], planes[-1]) if self.needs_labels else (planes, None)
             noise = [{"z": z}] + [{"noise": p} for p in planes]
             x = self.generate(noise, self.one_hot(labels, tf.shape(z)[0]))["scales"][-1]
-            return {"images": tf.clip_by_value((x + 1.0) / 2.0, 0.0, 1.0)}
+            return {"images": to_uint8((x + 1.0) / 2.0)}
 
         def sample(count):
             labels, num = (count, tf.shape(count)[0]) if self.needs_labels else (None, count)

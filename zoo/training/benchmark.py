@@ -64,6 +64,16 @@ def _commit():
         return "unknown"
 
 
+def _write(out, name, result, to_markdown):
+    """``out``/NAME.json and NAME.md; returns ``result``."""
+    os.makedirs(out, exist_ok=True)
+    with open(os.path.join(out, f"{name}.json"), "w") as f:
+        json.dump(result, f, indent=2, default=str)
+    with open(os.path.join(out, f"{name}.md"), "w") as f:
+        f.write(to_markdown(result))
+    return result
+
+
 def _predictions(run_dir):
     with np.load(os.path.join(run_dir, "predictions-test.npz")) as f:
         order = np.argsort(f["ids"])
@@ -130,12 +140,7 @@ def accuracy(out="docs", *, family="local", epochs=12, batch_size=16, seed=0, nu
                          "clips_per_video": num_clips, "optimizer": "Adam 1e-3, cosine decay"},
               "chance": 1 / datasets.info("digit-actions").num_classes, "rows": rows,
               "seconds": time.time() - started}
-    os.makedirs(out, exist_ok=True)
-    with open(path, "w") as f:
-        json.dump(result, f, indent=2, default=str)
-    with open(os.path.join(out, f"bench-accuracy-{family}.md"), "w") as f:
-        f.write(markdown(result))
-    return result
+    return _write(out, f"bench-accuracy-{family}", result, markdown)
 
 
 def _global(out, *, epochs, batch_size, seed, num_clips, runs, only):
@@ -163,12 +168,7 @@ def _global(out, *, epochs, batch_size, seed, num_clips, runs, only):
                          "clips_per_video": num_clips, "optimizer": "Adam 1e-3, cosine decay"},
               "chance": {d: 1 / datasets.info(d).num_classes for d in GLOBAL_DATA}, "rows": rows,
               "seconds": time.time() - started}
-    os.makedirs(out, exist_ok=True)
-    with open(os.path.join(out, "bench-accuracy-global.json"), "w") as f:
-        json.dump(result, f, indent=2, default=str)
-    with open(os.path.join(out, "bench-accuracy-global.md"), "w") as f:
-        f.write(markdown(result))
-    return result
+    return _write(out, "bench-accuracy-global", result, markdown)
 
 
 def _global_markdown(result):
@@ -318,11 +318,7 @@ def generative(out="docs", *, epochs=10, batch_size=64, seed=0, runs="runs/bench
                          "optimizer": "each paper's (`compile()` defaults)", "fid_samples": fid_samples,
                          "nll_samples": nll_samples, "nll_examples": nll_examples},
               "rows": rows, "seconds": time.time() - started}
-    with open(os.path.join(out, "bench-generative.json"), "w") as f:
-        json.dump(result, f, indent=2, default=str)
-    with open(os.path.join(out, "bench-generative.md"), "w") as f:
-        f.write(generative_markdown(result))
-    return result
+    return _write(out, "bench-generative", result, generative_markdown)
 
 
 def generative_markdown(result):
