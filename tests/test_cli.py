@@ -26,6 +26,9 @@ def test_layout(root):
     (["train", "c3d", "--data", "digit-actions", "--set", "num_classes=5"], "the model has 5 classes"),
     (["train", "c3d", "--data", "digit-actions", "--set", "frames"], "--set takes key=value"),
     (["train", "vae", "--data", "digit-actions"], "'vae' needs image data"),
+    (["train", "late-fusion", "--data", "digit-actions", "--frame-step", "3"], "set frame_gap=N instead"),
+    (["train", "vae", "--data", "mnist", "--frame-step", "3"], "does not take clips"),
+    (["train", "c3d", "--data", "digit-actions", "--strategy", "multiworker"], "needs TF_CONFIG"),
     (["evaluate", "/no/such/run"], "is not a run directory"),
     (["sample", "/no/such/run"], "is not a run directory"),
 ])

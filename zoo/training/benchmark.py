@@ -143,26 +143,37 @@ def accuracy(out="docs", *, family="local", epochs=12, batch_size=16, seed=0, nu
     return _write(out, f"bench-accuracy-{family}", result, markdown)
 
 
-def _global(out, *, epochs, batch_size, seed, num_clips, runs, only):
-    """The global family on both datasets (see the module docstring)."""
-    started, rows = time.time(), {}
+def _global(out, *, epochs, batch_size, seed, num_clips, runs, only, data=GLOBAL_DATA):
+    """The global family on both datasets (see the module docstring). With ``only`` (models) or ``data`` (one of the
+    datasets), the other rows of an earlier run in ``out`` stay."""
+    started, rows, commit = time.time(), {}, _commit()
+    path = os.path.join(out, "bench-accuracy-global.json")
+    previous = None
+    if (only or tuple(data) != GLOBAL_DATA) and os.path.exists(path):
+        with open(path) as f:
+            previous = json.load(f)
+        rows = previous["rows"]
     for name, model, overrides, spans in GLOBAL:
         if only and model not in only:
             continue
-        rows[name] = {"model": model}
-        for data_name in GLOBAL_DATA:
+        rows.setdefault(name, {"model": model})
+        for data_name in data:
             length = datasets.info(data_name).shape[0]
             frames = zoo.resolve(model, "tiny", **overrides).get("frames")
-            step = max(1, length // frames) if spans and frames else None
+            step = max(1, length // frames) if spans and frames else None  # the clip spans the video
             t = time.time()
             run_dir = os.path.join(runs, f"global-{data_name}-{model}")
             run.train(model, data_name, overrides=overrides, epochs=epochs, batch_size=batch_size, seed=seed,
                       run_dir=run_dir, verbose=2, frame_step=step)
             r = run.evaluate(run_dir, num_clips=num_clips)
             rows[name][data_name] = {k: r[k] for k in ("clip_hit@1", "video_hit@1", "video_hit@5")}
-            rows[name][data_name].update(run_dir=run_dir, seconds=time.time() - t, frames=frames, frame_step=step)
+            rows[name][data_name].update(run_dir=run_dir, seconds=time.time() - t, frames=frames, frame_step=step,
+                                         commit=commit)
             print(f"{name} on {data_name}: {r['video_hit@1']:.3f} video hit@1", flush=True)
-    result = {"family": "global", "data": list(GLOBAL_DATA), "commit": _commit(),
+    if previous:
+        commit = f"{previous['commit']}; {', '.join(only or [m for _, m, _, _ in GLOBAL])} on {', '.join(data)} " \
+                 f"rerun at {commit}"
+    result = {"family": "global", "data": list(GLOBAL_DATA), "commit": commit,
               "date": datetime.date.today().isoformat(), "cores": len(os.sched_getaffinity(0)),
               "budget": {"epochs": epochs, "batch_size": batch_size, "seed": seed, "preset": "tiny",
                          "clips_per_video": num_clips, "optimizer": "Adam 1e-3, cosine decay"},
@@ -280,7 +291,7 @@ def generative(out="docs", *, epochs=10, batch_size=64, seed=0, runs="runs/bench
     os.makedirs(figures_dir, exist_ok=True)
     train = datasets.image_arrays("mnist", "train")[0]
     test = datasets.image_arrays("mnist", "test")[0]
-    started, rows = time.time(), {}
+    started, rows, commit = time.time(), {}, _commit()
     for name, model in GENERATIVE:
         if only and model not in only:
             continue
@@ -313,7 +324,7 @@ def generative(out="docs", *, epochs=10, batch_size=64, seed=0, runs="runs/bench
         rows[name] = dict(row, model=model, run_dir=run_dir, seconds=time.time() - t)
         print(f"{name}: {json.dumps({k: round(v, 4) for k, v in row.items()})}", flush=True)
     result = {"benchmark": "generative", "data": "mnist (embedded: 4,000 train / 1,000 test real digits)",
-              "commit": _commit(), "date": datetime.date.today().isoformat(), "cores": len(os.sched_getaffinity(0)),
+              "commit": commit, "date": datetime.date.today().isoformat(), "cores": len(os.sched_getaffinity(0)),
               "budget": {"epochs": epochs, "batch_size": batch_size, "seed": seed, "preset": "tiny",
                          "optimizer": "each paper's (`compile()` defaults)", "fid_samples": fid_samples,
                          "nll_samples": nll_samples, "nll_examples": nll_examples},
