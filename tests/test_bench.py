@@ -1,11 +1,12 @@
-"""`zoo bench pipeline` end to end on one tiny video: it measures every row and writes well-formed JSON and Markdown.
-Nothing here is timed: speed is the benchmark's business (`make bench`), not the tests'."""
+"""`zoo bench pipeline` end to end on one tiny video, `zoo bench generative` on two models: every row measured, well-formed
+JSON and Markdown. Nothing here is timed. Both run in `make bench` (marker ``bench``), before the benches themselves."""
 
 import json
 import os
 
 import av
 import numpy as np
+import pytest
 
 from zoo import bench
 
@@ -22,6 +23,7 @@ def write_video(path, frames=24, height=48, width=64):
         container.mux(stream.encode())
 
 
+@pytest.mark.bench
 def test_pipeline_bench_writes_its_table(tmp_path):
     video = str(tmp_path / "tiny.mp4")
     write_video(video)
@@ -54,6 +56,7 @@ def test_pipeline_bench_writes_its_table(tmp_path):
     assert len(body) == 6 and all(line.count(" | ") == 6 for line in body)
 
 
+@pytest.mark.bench
 def test_generative_bench_writes_its_table_and_figures(tmp_path):
     """`zoo bench generative` on two models for one epoch: every metric measured, the figures written."""
     from zoo.training import benchmark

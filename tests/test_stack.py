@@ -8,6 +8,7 @@ import sys
 import keras
 import keras_tuner
 import numpy as np
+import pytest
 import tensorflow as tf
 import tensorflow_probability as tfp
 
@@ -65,6 +66,7 @@ def test_tfp_distribution_inside_a_keras_model_that_fits():
     assert history.history["loss"][-1] < history.history["loss"][0] - 0.5
 
 
+@pytest.mark.bench  # in `make bench`: tests/test_tuning.py runs 2-trial searches in `make test`
 def test_keras_tuner_search_of_two_trials(tmp_path):
     tuner = tuning.hypermodels.search("vae", "mnist", max_trials=2, epochs=1, batch_size=200,
                                       space={"hidden": [32, 64]}, directory=str(tmp_path))

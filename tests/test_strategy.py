@@ -5,6 +5,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 CODE = """
 import json, sys, tensorflow as tf
 cpu = tf.config.list_physical_devices("CPU")[0]
@@ -19,6 +21,7 @@ print(json.dumps(out, default=str))
 """
 
 
+@pytest.mark.bench  # a whole run under MirroredStrategy (35 s): in `make bench`; tests/test_mirrored.py in `make test`
 def test_mirrored_on_two_logical_cpus(tmp_path, root):
     proc = subprocess.run([sys.executable, "-c", CODE, str(tmp_path)], capture_output=True, text=True,
                           env={**os.environ, "PYTHONPATH": root}, cwd=root)

@@ -9,6 +9,7 @@ import sys
 
 import keras
 import numpy as np
+import pytest
 
 from pipelines import datasets
 from tuning import hypermodels
@@ -56,6 +57,7 @@ def test_distributed_search_runs_every_trial_exactly_once(tmp_path, root):
     assert best["trials"] == 4 and np.isfinite(best["score"])
 
 
+@pytest.mark.bench  # 50 s: in `make bench`
 def test_dcgan_search_minimizes_fid_over_beta1_and_width(tmp_path):
     """The GAN family's space (Adam's beta1 at compile time, the width as a builder argument) and its objective:
     FID of each trial's samples on the digit classifier's features."""
