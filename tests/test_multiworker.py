@@ -42,11 +42,9 @@ def test_two_workers_train_to_the_same_weights(tmp_path, root):
     assert config["strategy"] == "MultiWorkerMirroredStrategy" and config["replicas"] == 2
     chief = keras.saving.load_model(str(run_dir / "model.keras"))
     other = keras.saving.load_model(str(run_dir / "workers" / "worker-1" / "model.keras"))
-    fresh = keras.saving.load_model(str(run_dir / "checkpoints" / "last.keras"))
     moved = max(float(np.abs(np.asarray(w)).max()) for w in chief.weights)
     diff = max(float(np.abs(np.asarray(a) - np.asarray(b)).max()) for a, b in zip(chief.weights, other.weights))
     print(f"\ntwo workers: max |weight| {moved:.3f}, max |difference| between the workers {diff:.2e}")
     assert diff < 1e-6
     steps = [int(line.split(",")[0]) for line in open(run_dir / "history.csv").read().splitlines()[1:]]
     assert steps == [0, 1]  # both epochs logged by the chief
-    assert len(fresh.weights) == len(chief.weights)

@@ -197,8 +197,9 @@ def _global_markdown(result):
     def clip(r):
         return f"{r['frames'] or '-'} frames" + (f", step {r['frame_step']}" if r["frame_step"] else ", consecutive")
 
-    for name, r in result["rows"].items():
-        a, o = r[short], r[long_]
+    missing = {"frames": None, "frame_step": None, "clip_hit@1": float("nan"), "video_hit@1": float("nan")}
+    for name, r in result["rows"].items():  # a partial run (``data``: one dataset) leaves the other one empty
+        a, o = r.get(short, missing), r.get(long_, missing)
         lines.append(f"| {name} | {clip(a)} | {a['video_hit@1']:.3f} | {clip(o)} | {o['clip_hit@1']:.3f} | "
                      f"{o['video_hit@1']:.3f} |")
     lines += ["", f"Total time: {result['seconds'] / 60:.1f} minutes.", ""]
