@@ -18,8 +18,9 @@ $(STAMP): requirements.txt pyproject.toml
 demo: $(STAMP)
 	$(VENV)/bin/zoo demo
 
+# Two pytest workers (pytest-xdist), one test file each at a time, so a module's shared fixtures are built once.
 test: $(STAMP)
-	$(VENV)/bin/python -m pytest -q
+	$(VENV)/bin/python -m pytest -q -n 2 --dist loadfile
 
 # `zoo bench pipeline` compares ingestion with Debian's ffmpeg: installed here when missing (as root); without it
 # the benchmark skips only that comparison and says so.

@@ -25,5 +25,8 @@ def _fresh_keras_state():
 
     import keras
 
+    from zoo.training.run import forget_custom_gradients
+
     keras.backend.clear_session()
+    forget_custom_gradients()  # the module's train graphs, otherwise pinned by TensorFlow for good
     gc.collect()
