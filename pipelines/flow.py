@@ -38,10 +38,11 @@ def check(algorithm):
                        "or use --flow farneback")
 
 
-def video_flow(frames, algorithm):
-    """float32 [T-1, H, W, 2] flow (x, y) in pixels between consecutive frames of uint8 RGB [T, H, W, 3], T >= 1."""
+def video_flow(frames, algorithm, bgr=False):
+    """float32 [T-1, H, W, 2] flow (x, y) in pixels between consecutive frames of uint8 RGB [T, H, W, 3] (BGR with
+    ``bgr``), T >= 1."""
     check(algorithm)
-    gray = [cv2.cvtColor(np.ascontiguousarray(f), cv2.COLOR_RGB2GRAY) for f in frames]
+    gray = [cv2.cvtColor(np.ascontiguousarray(f), cv2.COLOR_BGR2GRAY if bgr else cv2.COLOR_RGB2GRAY) for f in frames]
     if algorithm == "farneback":
         pair = lambda a, b: cv2.calcOpticalFlowFarneback(a, b, None, **FARNEBACK)
     else:

@@ -22,11 +22,13 @@ class BadVideo(Exception):
     """A file that cannot be ingested; the message is the reason given in the report."""
 
 
-def encode_jpeg(image, quality=90):
-    """uint8 [H, W, 3] RGB (or [H, W, 1]) -> JPEG bytes (deterministic: libjpeg-turbo through OpenCV)."""
-    if image.ndim == 3 and image.shape[-1] == 3:
-        image = image[..., ::-1]  # OpenCV wants BGR
-    ok, buf = cv2.imencode(".jpg", np.ascontiguousarray(image), [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
+def encode_jpeg(image, quality=90, bgr=False):
+    """uint8 [H, W, 3] RGB (BGR with ``bgr``; or [H, W, 1]) -> JPEG bytes (deterministic: libjpeg-turbo through
+    OpenCV)."""
+    image = np.ascontiguousarray(image)
+    if image.ndim == 3 and image.shape[-1] == 3 and not bgr:
+        image = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)  # OpenCV wants BGR (8x faster than a reversed numpy copy)
+    ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
     if not ok:
         raise ValueError("JPEG encoding failed")
     return buf.tobytes()
@@ -52,8 +54,9 @@ def _frames(container, stream):
         yield from packet.decode()
 
 
-def decode(path, *, short_side=128, fps=None, max_frames=None, threads=0):
-    """(uint8 RGB frames [T, H, W, 3], frame rate) of a video file, decoded with PyAV: the short side resized to
+def decode(path, *, short_side=128, fps=None, max_frames=None, threads=0, bgr=False):
+    """(uint8 RGB frames [T, H, W, 3] (BGR with ``bgr``), frame rate) of a video file, decoded with PyAV: the short
+    side resized to
     ``short_side`` px with area interpolation (None keeps the size; C3D uses 128), at most ``fps`` frames per second
     (the first frame of each 1/fps slot of time is kept), at most ``max_frames`` frames; ``threads`` decoder threads
     (0: FFmpeg decides). Raises BadVideo with the reason when the file cannot be read."""
@@ -85,7 +88,8 @@ def decode(path, *, short_side=128, fps=None, max_frames=None, threads=0):
                         continue
                     last_slot = slot
                 size = size or _resized(frame.width, frame.height, short_side)
-                frames.append(frame.to_ndarray(width=size[0], height=size[1], format="rgb24", interpolation="AREA"))
+                frames.append(frame.to_ndarray(width=size[0], height=size[1], format="bgr24" if bgr else "rgb24",
+                                              interpolation="AREA"))
                 if max_frames and len(frames) >= max_frames:
                     break
         except (av.error.FFmpegError, OSError, BadVideo) as e:
@@ -105,9 +109,13 @@ def encode_video(path, *, short_side=128, fps=None, max_frames=None, min_frames=
     """Encoded(JPEG frames, flow, fps, height, width, decoded frame count) of one video file (see ``decode``).
     Videos shorter than ``min_frames`` are padded by looping; ``flow`` ("farneback" or "tvl1") adds the quantized
     flow between consecutive decoded frames as grayscale JPEGs (looped likewise; a single frame has no motion)."""
-    frames, rate = decode(path, short_side=short_side, fps=fps, max_frames=max_frames, threads=threads)
+    # Frames kept at their size come in BGR, OpenCV's order: the JPEG encoder and the flow's grayscale take them
+    # without a conversion (a third of the time at 720p, the same bytes). Resized frames stay RGB: FFmpeg's scaled
+    # RGB and BGR conversions round differently (up to 5 levels), and ingested data must not change with this.
+    bgr = not short_side
+    frames, rate = decode(path, short_side=short_side, fps=fps, max_frames=max_frames, threads=threads, bgr=bgr)
     decoded, length = len(frames), max(len(frames), min_frames)
-    motion = flow_lib.video_flow(frames, flow) if flow else None
+    motion = flow_lib.video_flow(frames, flow, bgr=bgr) if flow else None
     if length > decoded:
         frames = _loop(frames, length)
         if motion is not None:
@@ -115,7 +123,7 @@ def encode_video(path, *, short_side=128, fps=None, max_frames=None, min_frames=
             motion = _loop(motion, length - 1) if len(motion) else still
     planes = None if motion is None else [[encode_jpeg(p[..., None], quality) for p in flow_lib.quantize_flow(c)]
                                           for c in (motion[..., 0], motion[..., 1])]
-    return Encoded([encode_jpeg(f, quality) for f in frames], planes, rate, frames.shape[1], frames.shape[2], decoded)
+    return Encoded([encode_jpeg(f, quality, bgr=bgr) for f in frames], planes, rate, frames.shape[1], frames.shape[2], decoded)
 
 
 def init_worker():

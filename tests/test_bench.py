@@ -45,6 +45,10 @@ def test_pipeline_bench_writes_its_table(tmp_path):
             assert row["baseline"] > 0 and row["ratio"] > 0 and isinstance(row["met"], bool)
     rounds = saved["raw"]["throughput"]["ingest"]
     assert len(rounds) == 2 and all(r["limit"]["cpu_us"] > 0 and r["pipeline"]["fps"] > 0 for r in rounds)
+    ingestion = saved["raw"]["ingestion"]
+    assert [len(ingestion[k]) for k in ("ingest", "ingest-full-size", "clip-length")] == [3, 3, 1]
+    if "rounds" in ingestion["ffmpeg"]:  # ffmpeg and ingestion alternate, one ratio per round
+        assert len(ingestion["ffmpeg"]["rounds"]) == 3 and "median of 3 alternating rounds" in saved["rows"][3]["note"]
     small, large = saved["raw"]["memory"]
     assert (small["clips"], large["clips"]) == (4, 16)  # one epoch of 4, then of 4x as many videos
 

@@ -18,7 +18,8 @@ NLL, FID and KID, nearest neighbours and interpolations).
 - vs. the naive loader of the TensorFlow video tutorial (a Python generator opening each MP4 with OpenCV per clip,
   through ``tf.data.Dataset.from_generator``);
 - ingestion (`pipelines.ingest`, at its default short side of 128 px and at full size) vs.
-  ``ffmpeg -i VIDEO frames/%05d.jpg`` on the same files (skipped, and said so, when ffmpeg is not installed);
+  ``ffmpeg -i VIDEO frames/%05d.jpg`` on the same files, in alternating rounds, the median of the per-round ratios
+  (skipped, and said so, when ffmpeg is not installed);
 - peak resident memory of one training epoch when the dataset grows 4x (the same shards read 4x as often).
 
 Every measurement runs in a fresh process pinned to ``cores`` CPUs (TensorFlow sizes its thread pools when it is
@@ -68,36 +69,49 @@ def _in_fresh_process(fn, **kwargs):
 
 # ------------------------------------------------------------------------------------------------ ingestion
 
-def _ingestion(videos, work, cores, clip_len):
-    """Seconds and frames of `zoo data ingest` (short side 128, and full size) and of ffmpeg on the same files; also
-    ingests the first ``clip_len`` frames of each video ("clip-length"), data for the pipeline without read
-    amplification."""
+def _ffmpeg_pass(ffmpeg, videos, out):
+    """Seconds and frames of ``ffmpeg -i VIDEO out/i/%05d.jpg`` over ``videos``, one file after the other."""
+    started, frames = time.monotonic(), 0
+    for i, video in enumerate(videos):
+        folder = os.path.join(out, str(i))
+        os.makedirs(folder)
+        subprocess.run([ffmpeg, "-nostdin", "-loglevel", "error", "-i", video, os.path.join(folder, "%05d.jpg")],
+                       check=True)
+        frames += len(os.listdir(folder))
+    return {"seconds": time.monotonic() - started, "frames": frames}
+
+
+def _ingestion(videos, work, cores, clip_len, rounds=3):
+    """Seconds and frames of `zoo data ingest` (short side 128, and full size) and of ffmpeg on the same files, in
+    ``rounds`` alternating rounds (one pass each is a few seconds: the ratio is taken per round, as the machine may
+    be shared); also ingests the first ``clip_len`` frames of each video once ("clip-length"), data for the pipeline
+    without read amplification."""
     from pipelines import ingest
 
     index = os.path.join(work, "videos.csv")
     with open(index, "w", newline="") as f:
         csv.writer(f).writerows([("path", "label")] + [(os.path.abspath(v), os.path.basename(v)) for v in videos])
-    runs = {}
-    for name, options in (("ingest", {}), ("ingest-full-size", {"short_side": None}),
-                          ("clip-length", {"max_frames": clip_len})):
-        report = ingest.ingest(index, os.path.join(work, name), layout="csv", workers=cores, shards=len(videos),
-                               progress=False, **options)
+
+    def run(name, round_, **options):
+        out = os.path.join(work, f"{name}-{round_}")
+        report = ingest.ingest(index, out, layout="csv", workers=cores, shards=len(videos), progress=False, **options)
         if report["skipped"]:
             raise ZooError(f"ingestion skipped {report['skipped']}")
-        runs[name] = {"seconds": report["seconds"], "frames": report["frames"], "dir": os.path.join(work, name)}
+        return {"seconds": report["seconds"], "frames": report["frames"], "dir": out}
+
     ffmpeg = shutil.which("ffmpeg")
+    runs = {"ingest": [], "ingest-full-size": [], "ffmpeg": []}
+    for round_ in range(rounds):
+        if ffmpeg:
+            runs["ffmpeg"].append(_ffmpeg_pass(ffmpeg, videos, os.path.join(work, f"ffmpeg-{round_}")))
+        runs["ingest"].append(run("ingest", round_))
+        runs["ingest-full-size"].append(run("ingest-full-size", round_, short_side=None))
+    runs["clip-length"] = [run("clip-length", 0, max_frames=clip_len)]
     if ffmpeg is None:
         runs["ffmpeg"] = {"missing": "ffmpeg is not installed (Debian: apt-get install ffmpeg; `make bench` does)"}
-        return runs
-    started, frames = time.monotonic(), 0
-    for i, video in enumerate(videos):
-        out = os.path.join(work, "ffmpeg", str(i))
-        os.makedirs(out)
-        subprocess.run([ffmpeg, "-nostdin", "-loglevel", "error", "-i", video, os.path.join(out, "%05d.jpg")],
-                       check=True)
-        frames += len(os.listdir(out))
-    runs["ffmpeg"] = {"seconds": time.monotonic() - started, "frames": frames,
-                      "version": subprocess.run([ffmpeg, "-version"], capture_output=True, text=True).stdout.split()[2]}
+    else:
+        runs["ffmpeg"] = {"rounds": runs["ffmpeg"], "version": subprocess.run(
+            [ffmpeg, "-version"], capture_output=True, text=True).stdout.split()[2]}
     return runs
 
 
@@ -278,8 +292,9 @@ def pipeline(out="docs", *, videos=None, cores=2, clip_len=16, size=(112, 112), 
     work = tempfile.mkdtemp(prefix="zoo-bench-")
     try:
         ingestion = _in_fresh_process(_ingestion, videos=videos, work=work, cores=cores, clip_len=clip_len)
-        shards = {name: records.shard_files(ingestion[name].pop("dir"), "train") for name in ("ingest", "clip-length")}
-        ingestion["ingest-full-size"].pop("dir")
+        shards = {name: records.shard_files(ingestion[name][0]["dir"], "train") for name in ("ingest", "clip-length")}
+        for run in (r for name, rs in ingestion.items() if name != "ffmpeg" for r in rs):
+            run.pop("dir")
         speed = _in_fresh_process(_throughput, videos=videos, datasets=shards, cores=cores, frames=frames,
                                   rounds=rounds, naive_frames=naive_frames, **settings)
         repeat = max(1, memory_videos // len(videos))
@@ -290,7 +305,7 @@ def pipeline(out="docs", *, videos=None, cores=2, clip_len=16, size=(112, 112), 
     result = {"benchmark": "pipeline", "commit": _commit(), "machine": _machine(cores),
               "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
               "tensorflow": speed.pop("tensorflow"), "videos": [os.path.basename(v) for v in videos],
-              "frames": ingestion["ingest"]["frames"], "settings": settings,
+              "frames": ingestion["ingest"][0]["frames"], "settings": settings,
               "rows": _rows(ingestion, speed, memory),
               "raw": {"ingestion": ingestion, "throughput": speed, "memory": memory}}
     os.makedirs(out, exist_ok=True)
@@ -317,7 +332,6 @@ def _versus_limit_row(name, rounds):
 
 
 def _rows(ingestion, speed, memory):
-    frames = {name: run["frames"] for name, run in ingestion.items() if "frames" in run}
     pipeline_fps = statistics.median(r["pipeline"]["fps"] for r in speed["ingest"])
     naive_fps = speed["naive"]["fps"]
     rows = [
@@ -331,15 +345,20 @@ def _rows(ingestion, speed, memory):
     ]
     ffmpeg = ingestion["ffmpeg"]
     for name, label in (("ingest", "short side 128, the default"), ("ingest-full-size", "full size")):
-        fps = frames[name] / ingestion[name]["seconds"]
+        ours = ingestion[name]
+        fps = statistics.median(r["frames"] / r["seconds"] for r in ours)
         title = f"ingestion ({label}) vs. ffmpeg -i VIDEO frames/%05d.jpg"
         if "missing" in ffmpeg:
             rows.append(_row(title, fps, None, "frames/s", None, ">= 1x", None, f"not measured: {ffmpeg['missing']}"))
-        else:
-            base = ffmpeg["frames"] / ffmpeg["seconds"]
-            rows.append(_row(title, fps, base, "frames/s", fps / base, ">= 1x", fps >= base,
-                             f"ffmpeg {ffmpeg['version']} (full-size JPEGs), one file after the other; ingestion "
-                             f"with {frames[name]:,} frames in shards, process start-up included"))
+            continue
+        theirs = ffmpeg["rounds"]
+        base = statistics.median(r["frames"] / r["seconds"] for r in theirs)
+        ratios = [(a["frames"] / a["seconds"]) / (b["frames"] / b["seconds"]) for a, b in zip(ours, theirs)]
+        ratio = statistics.median(ratios)
+        rows.append(_row(title, fps, base, "frames/s", ratio, ">= 1x", ratio >= 1,
+                         f"median of {len(ratios)} alternating rounds (each {min(ratios):.2f}..{max(ratios):.2f}); "
+                         f"ffmpeg {ffmpeg['version']} (full-size JPEGs), one file after the other; ingestion with "
+                         f"{ours[0]['frames']:,} frames in shards, process start-up included"))
     small, large = memory
     growth = large["peak_mb"] / small["peak_mb"]
     rows.append(_row(f"peak RSS of one training epoch: {large['clips']} vs. {small['clips']} videos",
