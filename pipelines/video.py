@@ -18,7 +18,8 @@ Flow comes from the JPEG feature lists ``flow/x``, ``flow/y`` (`pipelines.flow` 
 `pipelines.flow.dequantize_flow` and rescaled with the frames when they are resized, so it stays in pixels of the
 frames the model sees.
 
-Training takes one clip per video at a random temporal offset; evaluation takes ``num_clips`` evenly spaced clips
+Training takes one clip per video at a random temporal offset (``clips_per_video`` K: K clips per video read,
+each with its own offset, crop and flip, split into separate elements before the shuffle buffer); evaluation takes ``num_clips`` evenly spaced clips
 and ``crops`` (1 or 3) crops per video, stacked as V = crops x num_clips views per video, so that per-video
 predictions can be averaged (Karpathy et al. 2014, Sec. 4.1: clip hit@1, video hit@1, video hit@5). Videos shorter
 than a clip are padded by looping their frames. With a seed every random choice is a stateless function of
@@ -224,13 +225,16 @@ def _check_flow(files):
 
 def clips(files, *, clip_len=1, size, batch_size, training, stride=1, channels=3, flip=True, seed=None,
           num_clips=1, crops=1, squeeze_time=False, with_labels=True, with_ids=False, shuffle_buffer=256,
-          drop_remainder=None, count=None, inputs="rgb", flow_len=10, subtract_mean_flow=True):
+          drop_remainder=None, count=None, inputs="rgb", flow_len=10, subtract_mean_flow=True, clips_per_video=1):
     """A batched dataset of model inputs (and int64 labels, and video ids with ``with_ids``).
 
     inputs "rgb": float32 clips in [0, 1], [B, T, H, W, C] ([B, H, W, C] with ``squeeze_time`` and clip_len 1);
     "flow": float32 stacked flow [B, H, W, 2 * flow_len] in pixels; "rgb+flow": {"rgb": ..., "flow": ...}.
     training: one random view per video; otherwise ``num_clips`` x ``crops`` views per video, a view axis after
     the batch axis ([B, V, ...]) when V > 1.
+    clips_per_video (training): K clips of every video per epoch, each at its own random offset, crop and flip
+    (repeated sampling, as PySlowFast's NUM_SAMPLES): the video's record is read and parsed once for K clips, which
+    pays when clips are short against their videos. The clips meet in the shuffle buffer, not next to each other.
     """
     if inputs not in INPUTS:
         raise ZooError(f"inputs must be one of {', '.join(INPUTS)}, got {inputs!r}")
@@ -238,6 +242,9 @@ def clips(files, *, clip_len=1, size, batch_size, training, stride=1, channels=3
         raise ZooError(f"crops must be 1 or 3, got {crops}")
     if squeeze_time and clip_len != 1:
         raise ZooError("squeeze_time needs clip_len 1")
+    if not isinstance(clips_per_video, int) or clips_per_video < 1 or (clips_per_video > 1 and not training):
+        raise ZooError(f"clips_per_video must be a positive integer, and 1 outside training (evaluation takes "
+                       f"num_clips), got {clips_per_video!r}")
     size = tuple(int(s) for s in size)
     files = list(files)
     if not files:
@@ -261,8 +268,15 @@ def clips(files, *, clip_len=1, size, batch_size, training, stride=1, channels=3
         ds = tf.data.Dataset.zip(ds, tf.data.Dataset.random(seed=seed).batch(2))
 
         def select(serialized, s):
-            example, u = parse(serialized), tf.random.stateless_uniform([4], seed=s)
-            return _select(example, clip_start(example["frame_count"], span, u[0]), **shape), u
+            example = parse(serialized)
+            if clips_per_video == 1:
+                u = tf.random.stateless_uniform([4], seed=s)
+                return _select(example, clip_start(example["frame_count"], span, u[0]), **shape), u
+            u = tf.random.stateless_uniform([clips_per_video, 4], seed=s)
+            selected = _select(example, clip_start(example["frame_count"], span, u[:, 0]), **shape)
+            # one element per clip (the dataset is unbatched below): frame lists [K, length], label and id repeated
+            return {k: tf.reshape(v, [clips_per_video, -1]) if k in ("frames", "flow_x", "flow_y")
+                    else tf.fill([clips_per_video], v) for k, v in selected.items()}, u
 
         def view(selected, u):
             return selected, _views(selected, [u[1:3]], (u[3] < 0.5) if flip else None, window=True, **shape)
@@ -281,8 +295,10 @@ def clips(files, *, clip_len=1, size, batch_size, training, stride=1, channels=3
             return selected, _views(selected, wheres, None, **shape)
 
     ds = ds.map(select, num_parallel_calls=AUTOTUNE)
+    if training and clips_per_video > 1:
+        ds = ds.unbatch()
     if count is not None:
-        ds = ds.apply(tf.data.experimental.assert_cardinality(count))
+        ds = ds.apply(tf.data.experimental.assert_cardinality(count * (clips_per_video if training else 1)))
     if training:
         ds = ds.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
 

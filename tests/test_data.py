@@ -113,6 +113,31 @@ def test_training_pipeline_is_deterministic_with_a_seed(train_files):
     assert a[0][0].shape == (5, 4, 28, 28, 3) and a[0][0].dtype == np.float32 and 0 <= a[0][0].min() <= 1
 
 
+def test_several_clips_per_video_read(train_files):
+    """clips_per_video=K: every video gives K clips per epoch, each its own offset, crop and flip; the same seed gives
+    the same clips; one clip per video is what it was."""
+    def epoch(k, seed=3):
+        ds = video.clips(train_files, clip_len=4, size=(28, 28), batch_size=1, training=True, seed=seed,
+                         with_ids=True, clips_per_video=k, shuffle_buffer=1, count=20)
+        assert ds.cardinality().numpy() == 20 * k
+        return [(x.numpy()[0], y.numpy()[0], i.numpy()[0]) for x, y, i in ds]
+
+    once, twice = epoch(1), epoch(2)
+    assert len(once) == 20 and len(twice) == 40
+    ids = [i for _, _, i in twice]
+    assert all(ids.count(i) == 2 for i in set(ids)) and len(set(ids)) == 20
+    pairs = {}
+    for x, y, i in twice:
+        pairs.setdefault(i, []).append((x, y))
+    assert all(a[1] == b[1] for a, b in pairs.values())  # the same video's label
+    differ = sum(not np.array_equal(a[0], b[0]) for a, b in pairs.values())
+    assert differ == 20  # two different views of every video
+    for (xa, _, _), (xb, _, _) in zip(twice, epoch(2)):
+        np.testing.assert_array_equal(xa, xb)
+    with pytest.raises(datasets.ZooError, match="clips_per_video"):
+        video.clips(train_files, clip_len=4, size=(28, 28), batch_size=1, training=False, clips_per_video=2)
+
+
 def test_evaluation_views_and_center_crop(train_files):
     ds = video.clips(train_files, clip_len=4, size=(28, 28), batch_size=2, training=False, num_clips=3, crops=3)
     x, y = next(iter(ds))
