@@ -28,6 +28,8 @@ def test_layout(root):
     (["train", "vae", "--data", "digit-actions"], "'vae' needs image data"),
     (["train", "late-fusion", "--data", "digit-actions", "--frame-step", "3"], "set frame_gap=N instead"),
     (["train", "vae", "--data", "mnist", "--frame-step", "3"], "does not take clips"),
+    (["train", "vae", "--data", "mnist", "--clips-per-video", "2"], "clips per video apply to video datasets"),
+    (["train", "c3d", "--data", "digit-actions", "--clips-per-video", "0"], "clips per video must be positive"),
     (["train", "c3d", "--data", "digit-actions", "--strategy", "multiworker"], "needs TF_CONFIG"),
     (["evaluate", "/no/such/run"], "is not a run directory"),
     (["sample", "/no/such/run"], "is not a run directory"),

@@ -170,3 +170,30 @@ def test_digit_actions_order_is_motion_a_then_motion_b():
             across = abs(np.dot(shift, direction[move][::-1]))
             assert along > 0.4 and along > 2 * across, (label, move, shift)
     assert datasets.info("digit-actions-order").num_classes == 12
+
+
+def test_an_epoch_takes_k_clips_of_every_video(tmp_path):
+    """`zoo train --clips-per-video K`: K times the steps per epoch, recorded in the run's config."""
+    import json
+
+    import keras
+
+    from zoo.training import run
+
+    class Steps(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.count = 0
+
+        def on_train_batch_end(self, batch, logs=None):
+            self.count += 1
+
+    data = datasets.video_dir("digit-actions", progress=False, **SMALL)  # 20 training videos
+    counted = {}
+    for k in (1, 2):
+        steps = Steps()
+        run_dir = run.train("c3d", data, epochs=1, batch_size=4, run_dir=str(tmp_path / f"k{k}"), verbose=0,
+                            callbacks=(steps,), clips_per_video=k)
+        counted[k] = steps.count
+        assert json.load(open(tmp_path / f"k{k}" / "config.json"))["clips_per_video"] == k
+    assert counted == {1: 5, 2: 10}

@@ -124,7 +124,8 @@ def cmd_train(args):
                         epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
                         run_dir=args.run_dir, strategy=args.strategy, jit=args.jit, seed=args.seed,
                         verbose=args.verbose, precision=args.precision, backup_every=args.backup_every,
-                        frame_step=args.frame_step, data_service=args.data_service)
+                        frame_step=args.frame_step, data_service=args.data_service,
+                        clips_per_video=args.clips_per_video)
     print(f"run directory: {run_dir}  (figures in {os.path.join(run_dir, 'figures')})")
 
 
@@ -253,6 +254,9 @@ def build_parser():
                    help="run the training input pipeline on a tf.data service (`zoo data serve`), grpc://HOST:PORT")
     t.add_argument("--frame-step", type=int, metavar="N",
                    help="step between the frames of a clip (default: the model's; e.g. to span long videos)")
+    t.add_argument("--clips-per-video", type=int, default=1, metavar="K",
+                   help="training clips taken from every video read (repeated sampling; an epoch has K clips of "
+                        "every video): cheaper input when clips are short against their videos")
     t.add_argument("--precision", default="float32", choices=["float32", "mixed_float16", "mixed_bfloat16"])
     t.add_argument("--backup-every", type=int, default=100, metavar="STEPS",
                    help="back the run up every STEPS steps (and each epoch); rerun the same command to resume")

@@ -68,9 +68,12 @@ def image_dataset(name, split, batch_size, training, labels, seed=None, shape=No
 
 
 def dataset(info, model, data, split, batch_size, training, seed=None, num_clips=1, crops=1, with_ids=False,
-            stride=1):
-    """Batches for ``model`` (registered as ``info``) from dataset ``data``; ``stride`` between clip frames."""
+            stride=1, clips_per_video=1):
+    """Batches for ``model`` (registered as ``info``) from dataset ``data``; ``stride`` between clip frames;
+    ``clips_per_video`` training clips from every video read (`pipelines.video.clips`)."""
     data_info = datasets.info(data)
+    if data_info.kind == "image" and clips_per_video != 1:
+        raise ZooError(f"{data!r} holds images: clips per video apply to video datasets")
     if data_info.kind == "image":
         if getattr(model, "needs_labels", False):  # a class-conditional generative model
             ds = image_dataset(data, split, batch_size, training, labels=True, seed=seed, shape=image_shape(model))
@@ -92,4 +95,5 @@ def dataset(info, model, data, split, batch_size, training, seed=None, num_clips
             kw.update(clip_len=shape["rgb"][0], squeeze_time=False)
     return video.clips(datasets.video_files(data, split), size=(h, w), channels=c, batch_size=batch_size,
                        training=training, flip=data_info.flip, seed=seed, stride=stride, num_clips=num_clips,
-                       crops=crops, with_ids=with_ids, count=datasets.split_size(data, split), **kw)
+                       crops=crops, with_ids=with_ids, count=datasets.split_size(data, split),
+                       clips_per_video=clips_per_video, **kw)

@@ -115,12 +115,13 @@ def _frame_step(info, arguments, frame_step):
 
 def train(model, data, *, preset="tiny", overrides=None, epochs=10, batch_size=32, learning_rate=None,
           run_dir=None, runs_root="runs", strategy="auto", jit=False, seed=0, verbose="auto", callbacks=(),
-          precision="float32", backup_every=100, frame_step=None, data_service=None):
+          precision="float32", backup_every=100, frame_step=None, data_service=None, clips_per_video=1):
     """Train registered model ``model`` on dataset ``data``; returns the run directory.
 
     ``frame_step``: the step between the frames of an input clip (default: the model's own, 1 for most), e.g. 6 for
     an 8-frame recurrent model to span a 48-frame video; evaluation uses the same. ``data_service``: the address
-    of a tf.data service (`pipelines.service`) that runs the training pipeline.
+    of a tf.data service (`pipelines.service`) that runs the training pipeline. ``clips_per_video``: training clips
+    taken from every video read (`pipelines.video.clips`; an epoch then has that many clips of every video).
 
     The run backs itself up every ``backup_every`` steps and at each epoch end: the same call after a crash resumes
     from there and ends with the same number of steps. ``precision``: a Keras dtype policy (mixed precision keeps
@@ -132,8 +133,8 @@ def train(model, data, *, preset="tiny", overrides=None, epochs=10, batch_size=3
     if info.task == "classification" and "num_classes" in info.arguments():
         overrides.setdefault("num_classes", data_info.num_classes)
     arguments = zoo.resolve(model, preset, **overrides)
-    if batch_size < 1 or epochs < 1 or backup_every < 1:
-        raise ZooError("epochs, batch size and backup interval must be positive")
+    if batch_size < 1 or epochs < 1 or backup_every < 1 or clips_per_video < 1:
+        raise ZooError("epochs, batch size, backup interval and clips per video must be positive")
     if precision not in PRECISIONS:
         raise ZooError(f"unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}")
 
@@ -163,7 +164,8 @@ def train(model, data, *, preset="tiny", overrides=None, epochs=10, batch_size=3
     zdata.check(info, data_info, model=net)
     val_split = "val" if "val" in data_info.splits else "test"
     stride = _frame_step(info, arguments, frame_step)
-    train_ds = zdata.dataset(info, net, data, "train", batch_size, training=True, seed=seed, stride=stride)
+    train_ds = zdata.dataset(info, net, data, "train", batch_size, training=True, seed=seed, stride=stride,
+                             clips_per_video=clips_per_video)
     val_ds = zdata.dataset(info, net, data, val_split, batch_size, training=False, stride=stride)
     if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
         # every worker reads every shard and keeps its part of each global batch: the same steps everywhere
@@ -177,7 +179,7 @@ def train(model, data, *, preset="tiny", overrides=None, epochs=10, batch_size=3
     config = {"model": model, "preset": preset, "overrides": overrides, "arguments": arguments, "data": data,
               "task": info.task, "input": info.input, "class_names": list(data_info.class_names),
               "epochs": epochs, "batch_size": batch_size, "learning_rate": learning_rate, "seed": seed,
-              "frame_step": stride,
+              "frame_step": stride, "clips_per_video": clips_per_video,
               "strategy": type(strategy).__name__, "replicas": strategy.num_replicas_in_sync, "jit_compile": jit,
               "precision": precision, "data_service": data_service,
               "paper": info.paper, "parameters": int(net.count_params()), "versions": _versions()}
