@@ -123,7 +123,8 @@ def encode_video(path, *, short_side=128, fps=None, max_frames=None, min_frames=
             motion = _loop(motion, length - 1) if len(motion) else still
     planes = None if motion is None else [[encode_jpeg(p[..., None], quality) for p in flow_lib.quantize_flow(c)]
                                           for c in (motion[..., 0], motion[..., 1])]
-    return Encoded([encode_jpeg(f, quality, bgr=bgr) for f in frames], planes, rate, frames.shape[1], frames.shape[2], decoded)
+    jpegs = [encode_jpeg(f, quality, bgr=bgr) for f in frames]
+    return Encoded(jpegs, planes, rate, frames.shape[1], frames.shape[2], decoded)
 
 
 def init_worker():
