@@ -1,5 +1,6 @@
 """`zoo bench pipeline` end to end on one tiny video, `zoo bench generative` on two models: every row measured, well-formed
-JSON and Markdown. Nothing here is timed. Both run in `make bench` (marker ``bench``), before the benches themselves."""
+JSON and Markdown. Nothing here is timed. Both run in `make bench` (marker ``bench``), before the benches themselves.
+The global accuracy bench's clip rule and table are checked without training."""
 
 import json
 import os
@@ -9,6 +10,7 @@ import numpy as np
 import pytest
 
 from zoo import bench
+from zoo.training import benchmark
 
 
 def write_video(path, frames=24, height=48, width=64):
@@ -81,3 +83,25 @@ def test_generative_bench_writes_its_table_and_figures(tmp_path):
     rows = [line for line in table if line.startswith("| VAE") or line.startswith("| GAN")]
     assert len(rows) == 2 and all(line.count(" | ") == 7 for line in rows)  # 8 columns
     assert json.load(open(os.path.join(out, "bench-generative.json")))["rows"].keys() == result["rows"].keys()
+
+
+def test_global_bench_clips_span_the_video_without_aliasing():
+    """Clips of the recurrent models span the video (48 frames of digit-actions-order: 8 frames 6 apart), but on
+    digit-actions their frames stay at most 2 apart, where its fastest motions are still above the Nyquist rate."""
+    assert benchmark.clip_step("digit-actions-order", 8) == 6
+    assert benchmark.clip_step("digit-actions-order", 16) == 3
+    assert benchmark.clip_step("digit-actions", 8) == benchmark.clip_step("digit-actions", 16) == 2
+    assert benchmark.clip_step("digit-actions", 32) == 1 and benchmark.clip_step("digit-actions", None) is None
+
+
+def test_global_bench_table_of_a_partial_run():
+    """A rerun of one dataset leaves the other one's cells empty (nan), the table still renders."""
+    row = {"frames": 8, "frame_step": 2, "clip_hit@1": 0.5, "video_hit@1": 0.75, "seconds": 60.0}
+    result = {"family": "global", "data": list(benchmark.GLOBAL_DATA), "commit": "abc", "date": "2026-11-26",
+              "cores": 2, "chance": {"digit-actions": 0.1, "digit-actions-order": 1 / 12},
+              "budget": {"epochs": 30, "batch_size": 16, "seed": 0, "preset": "tiny", "clips_per_video": 4,
+                         "optimizer": "Adam"},
+              "rows": {"GRU-RCN": {"model": "gru-rcn", "digit-actions": row}}, "seconds": 60.0}
+    text = benchmark.markdown(result)
+    assert "| GRU-RCN | 8 frames, step 2 | 0.750 | - | nan | nan |" in text
+    assert "at most 2 apart on digit-actions" in text and "Total time: 1.0 minutes." in text

@@ -6,7 +6,8 @@ budget, evaluated with several clips per video.
   single-frame, early, late and slow fusion models' predictions) and the two-stream fusions.
 - ``global`` (issue 5's recurrent models, with C3D, slow fusion and an order-free pooling model for contrast) on
   digit-actions and on digit-actions-order, whose classes differ only in the order of two motions. The recurrent
-  models take a clip that spans the whole video (their frames ``frame_step`` apart); C3D and slow fusion see one
+  models take a clip that spans the whole video (their frames ``frame_step`` apart; on digit-actions at most 2
+  apart, `MAX_FRAME_STEP`: farther apart the fastest motions alias); C3D and slow fusion see one
   short window of consecutive frames, as they were designed, and their clips' predictions are averaged, which
   cannot tell "A then B" from "B then A" unless a window happens to straddle the switch: about 0.5 at best.
 
@@ -54,6 +55,12 @@ GLOBAL = [
 ]
 FAMILIES = {"local": LOCAL, "global": GLOBAL}
 GLOBAL_DATA = ("digit-actions", "digit-actions-order")
+# The largest frame step that still samples a dataset's fastest periodic motion above the Nyquist rate. digit-actions
+# oscillates with a period of 6-10 frames and zooms through a cycle every 10-17 frames: frames 3 apart give a 6-frame
+# oscillation 2 samples a period (the Nyquist limit), 4 apart 1.5, and a zoom moves up to 0.4 of its cycle between
+# samples 4 apart, near the 0.5 at which zoom-in and zoom-out look alike. Its motion is the same all along the video,
+# so a clip need not span it. digit-actions-order (translations only) has no such limit: its clips span the video.
+MAX_FRAME_STEP = {"digit-actions": 2}
 
 
 def _commit():
@@ -143,10 +150,19 @@ def accuracy(out="docs", *, family="local", epochs=12, batch_size=16, seed=0, nu
     return _write(out, f"bench-accuracy-{family}", result, markdown)
 
 
+def clip_step(data_name, frames):
+    """The frame step of a clip of ``frames`` frames that spans a video of ``data_name``, unless its frames would
+    then alias the motion (`MAX_FRAME_STEP`); None for a model without a frame count."""
+    if not frames:
+        return None
+    length = datasets.info(data_name).shape[0]
+    return max(1, min(length // frames, MAX_FRAME_STEP.get(data_name, length)))
+
+
 def _global(out, *, epochs, batch_size, seed, num_clips, runs, only, data=GLOBAL_DATA):
     """The global family on both datasets (see the module docstring). With ``only`` (models) or ``data`` (one of the
     datasets), the other rows of an earlier run in ``out`` stay."""
-    started, rows, commit = time.time(), {}, _commit()
+    rows, commit = {}, _commit()
     path = os.path.join(out, "bench-accuracy-global.json")
     previous = None
     if (only or tuple(data) != GLOBAL_DATA) and os.path.exists(path):
@@ -158,9 +174,8 @@ def _global(out, *, epochs, batch_size, seed, num_clips, runs, only, data=GLOBAL
             continue
         rows.setdefault(name, {"model": model})
         for data_name in data:
-            length = datasets.info(data_name).shape[0]
             frames = zoo.resolve(model, "tiny", **overrides).get("frames")
-            step = max(1, length // frames) if spans and frames else None  # the clip spans the video
+            step = clip_step(data_name, frames) if spans else None  # None: consecutive frames (C3D, slow fusion)
             t = time.time()
             run_dir = os.path.join(runs, f"global-{data_name}-{model}")
             run.train(model, data_name, overrides=overrides, epochs=epochs, batch_size=batch_size, seed=seed,
@@ -178,7 +193,7 @@ def _global(out, *, epochs, batch_size, seed, num_clips, runs, only, data=GLOBAL
               "budget": {"epochs": epochs, "batch_size": batch_size, "seed": seed, "preset": "tiny",
                          "clips_per_video": num_clips, "optimizer": "Adam 1e-3, cosine decay"},
               "chance": {d: 1 / datasets.info(d).num_classes for d in GLOBAL_DATA}, "rows": rows,
-              "seconds": time.time() - started}
+              "seconds": sum(r[d]["seconds"] for r in rows.values() for d in GLOBAL_DATA if d in r)}  # all runs
     return _write(out, "bench-accuracy-global", result, markdown)
 
 
@@ -189,13 +204,19 @@ def _global_markdown(result):
              f"{result['commit']}, {result['date']}, {result['cores']} CPU cores. Budget: {b['preset']} presets, "
              f"{b['epochs']} epochs, batch {b['batch_size']}, seed {b['seed']}, {b['optimizer']}; evaluation on the "
              f"test split with {b['clips_per_video']} clips per video. Chance: {result['chance'][short]:.2f} on "
-             f"{short}, {result['chance'][long_]:.2f} on {long_}; a model that averages windows which each see one "
-             "motion reaches about 0.5 on the latter (it cannot order the two motions).", "",
+             f"{short}, {result['chance'][long_]:.2f} on {long_}. A model that averages windows which each see one "
+             f"motion reaches about 0.5 on {long_} (it cannot order the two motions); an order-free model reaches "
+             f"about 0.6 on {short} (it cannot tell a motion from its reverse: right / left, up / down, clockwise / "
+             "anticlockwise, zoom in / out). The clips of the models that span the video have their frames "
+             f"{', '.join(f'at most {n} apart on {d}' for d, n in MAX_FRAME_STEP.items())} (farther apart, the "
+             "fastest motions alias).", "",
              f"| Model | Clip ({short}) | {short} Video Hit@1 | Clip ({long_}) | {long_} Clip Hit@1 | "
              f"{long_} Video Hit@1 |", "|---|---|---|---|---|---|"]
 
     def clip(r):
-        return f"{r['frames'] or '-'} frames" + (f", step {r['frame_step']}" if r["frame_step"] else ", consecutive")
+        if not r["frames"]:
+            return "-"
+        return f"{r['frames']} frames" + (f", step {r['frame_step']}" if r["frame_step"] else ", consecutive")
 
     missing = {"frames": None, "frame_step": None, "clip_hit@1": float("nan"), "video_hit@1": float("nan")}
     for name, r in result["rows"].items():  # a partial run (``data``: one dataset) leaves the other one empty

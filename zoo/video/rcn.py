@@ -24,7 +24,9 @@ Variants (Table 1):
 
 The paper writes the GRU without biases; the layers here have one per gate (``use_bias``, as Keras' recurrent
 layers). The tiny presets put a CPU-sized VGG (`backbones.small_vgg`, VGG-16's layer names) on 32x32 frames and
-train it with the RCN from scratch.
+train it with the RCN from scratch, with 64 hidden maps per level (the paper's first level's width). In the global
+bench's budget on digit-actions, 16 maps per level reached 0.61 video hit@1 (8 frames 4 apart), 32 maps 0.68 and 64
+maps 0.91 (8 frames 2 apart).
 """
 
 import keras
@@ -35,7 +37,7 @@ from zoo.video import backbones
 
 PAPER = "Ballas et al. 2016, Delving Deeper into Convolutional Networks for Learning Video Representations"
 LEVELS = ("block2_pool", "block3_pool", "block4_pool", "block5_pool", "fc2")  # pool2..pool5, fc-7
-TINY = dict(frames=8, height=32, width=32, hidden=(16, 16, 16, 16, 16), dropout=0.3, backbone="small-vgg",
+TINY = dict(frames=8, height=32, width=32, hidden=(64, 64, 64, 64, 64), dropout=0.3, backbone="small-vgg",
             train_backbone=True)
 
 
