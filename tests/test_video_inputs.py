@@ -147,6 +147,30 @@ def test_evaluation_views_of_flow_and_rgb_flow_pairs(shards):
     np.testing.assert_array_equal(flow_only, x["flow"])
 
 
+
+def stack_at(fields):
+    """[2 len(fields)] expected channels of the translation's stored flow fields ``fields`` (indices)."""
+    return flow_lib.dequantize_flow(flow_lib.quantize_flow(displacements(T - 1)[fields].astype(np.float32))).reshape(-1)
+
+
+def test_flow_fields_a_frame_step_apart(shards):
+    """Flow alone with ``stride`` S: L fields S apart (a recurrent model over a long video, e.g. LRCN-flow), the
+    first view at field 0, the last one ending at the last field; stacked with RGB, the flow stays consecutive."""
+    files, _ = shards
+    common = dict(size=SIZE, batch_size=6, training=False, num_clips=2, subtract_mean_flow=False, flow_len=L)
+    x, labels = next(iter(video.clips(files, inputs="flow", stride=2, **common)))
+    assert x.shape == (6, 2, 32, 32, 2 * L)
+    for view, first in enumerate((0, T - 2 - 2 * (L - 1))):  # fields 0, 2, 4, 6 and 4, 6, 8, 10 (of T - 1 = 11)
+        want = stack_at(np.arange(first, first + 2 * L, 2))
+        np.testing.assert_allclose(x[:, view].numpy(), np.broadcast_to(want, (6, 32, 32, 2 * L)), atol=1.1 * STEP)
+    pair, _ = next(iter(video.clips(files, inputs="rgb+flow", clip_len=3, stride=2, **common)))
+    blue = np.round(pair["rgb"].numpy()[:, :, 0, ..., 2].mean(axis=(-1, -2)) * 255 / TIME_STEP)
+    np.testing.assert_array_equal(blue, np.tile([0, T - 5], (6, 1)))  # the clip covers 5 frames, as does the flow
+    for view, first in enumerate((0, T - 5)):
+        want = stack_at(np.arange(first, first + L))
+        np.testing.assert_allclose(pair["flow"][:, view].numpy(), np.broadcast_to(want, (6, 32, 32, 2 * L)),
+                                   atol=1.1 * STEP)
+
 def test_flow_needs_shards_with_flow(tmp_path):
     path = str(tmp_path / "noflow.tfrecord")
     records.write_shard(path, [records.video_example(np.zeros((4, 8, 8, 3), np.uint8), label=0, video_id="a",

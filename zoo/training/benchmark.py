@@ -50,6 +50,7 @@ GLOBAL = [
     ("Beyond Short Snippets: conv pooling (order-free)", "snippets-conv-pooling", {}, True),
     ("Beyond Short Snippets: deep LSTM", "snippets-lstm", {}, True),
     ("LRCN", "lrcn", {}, True),
+    ("LRCN (flow)", "lrcn-flow", {}, True),
     ("GRU-RCN", "gru-rcn", {}, True),
     ("ConvLSTM RCN", "convlstm-rcn", {}, True),
 ]
@@ -178,13 +179,17 @@ def _global(out, *, epochs, batch_size, seed, num_clips, runs, only, data=GLOBAL
             step = clip_step(data_name, frames) if spans else None  # None: consecutive frames (C3D, slow fusion)
             t = time.time()
             run_dir = os.path.join(runs, f"global-{data_name}-{model}")
-            run.train(model, data_name, overrides=overrides, epochs=epochs, batch_size=batch_size, seed=seed,
+            source = data_name  # flow models: the dataset with its Farneback flow, as in the local family
+            if zoo.model_info(model).input != "clip":
+                source = datasets.video_dir(data_name, flow="farneback")
+            run.train(model, source, overrides=overrides, epochs=epochs, batch_size=batch_size, seed=seed,
                       run_dir=run_dir, verbose=2, frame_step=step)
             r = run.evaluate(run_dir, num_clips=num_clips)
             rows[name][data_name] = {k: r[k] for k in ("clip_hit@1", "video_hit@1", "video_hit@5")}
             rows[name][data_name].update(run_dir=run_dir, seconds=time.time() - t, frames=frames, frame_step=step,
                                          commit=commit)
             print(f"{name} on {data_name}: {r['video_hit@1']:.3f} video hit@1", flush=True)
+    rows = {name: rows[name] for name, *_ in GLOBAL if name in rows}  # in the table's order
     if previous:
         commit = f"{previous['commit']}; {', '.join(only or [m for _, m, _, _ in GLOBAL])} on {', '.join(data)} " \
                  f"rerun at {commit}"
@@ -213,16 +218,17 @@ def _global_markdown(result):
              f"| Model | Clip ({short}) | {short} Video Hit@1 | Clip ({long_}) | {long_} Clip Hit@1 | "
              f"{long_} Video Hit@1 |", "|---|---|---|---|---|---|"]
 
-    def clip(r):
+    def clip(r, unit):
         if not r["frames"]:
             return "-"
-        return f"{r['frames']} frames" + (f", step {r['frame_step']}" if r["frame_step"] else ", consecutive")
+        return f"{r['frames']} {unit}" + (f", step {r['frame_step']}" if r["frame_step"] else ", consecutive")
 
     missing = {"frames": None, "frame_step": None, "clip_hit@1": float("nan"), "video_hit@1": float("nan")}
     for name, r in result["rows"].items():  # a partial run (``data``: one dataset) leaves the other one empty
         a, o = r.get(short, missing), r.get(long_, missing)
-        lines.append(f"| {name} | {clip(a)} | {a['video_hit@1']:.3f} | {clip(o)} | {o['clip_hit@1']:.3f} | "
-                     f"{o['video_hit@1']:.3f} |")
+        unit = "flow fields" if zoo.model_info(r["model"]).input == "flow" else "frames"
+        lines.append(f"| {name} | {clip(a, unit)} | {a['video_hit@1']:.3f} | {clip(o, unit)} | "
+                     f"{o['clip_hit@1']:.3f} | {o['video_hit@1']:.3f} |")
     lines += ["", f"Total time: {result['seconds'] / 60:.1f} minutes.", ""]
     return "\n".join(lines)
 
