@@ -173,7 +173,7 @@ def _select(example, starts, *, inputs, clip_len, stride, flow_len, **_):
     if "rgb" in inputs:
         out["frames"] = tf.gather(example["frames"], _looped(starts, clip_len, stride, example["frame_count"]))
     if "flow" in inputs:
-        idx = _looped(starts, flow_len, _flow_stride(inputs, stride), example["frame_count"] - 1)
+        idx = _looped(starts, flow_len, _flow_stride(inputs, clip_len, stride, flow_len), example["frame_count"] - 1)
         out["flow_x"], out["flow_y"] = tf.gather(example["flow_x"], idx), tf.gather(example["flow_y"], idx)
     return out
 
@@ -207,15 +207,16 @@ def _along_longer_side(position):
     return lambda hw: tf.cond(hw[0] > hw[1], lambda: tf.constant(position[::-1]), lambda: tf.constant(position))
 
 
-def _flow_stride(inputs, stride):
-    """The step between flow fields: ``stride`` for flow alone; with RGB, the flow stacked at the clip's first frame
-    is consecutive (the two-stream stacking)."""
-    return stride if inputs == "flow" else 1
+def _flow_stride(inputs, clip_len, stride, flow_len):
+    """The step between flow fields: ``stride`` for flow alone and for one field per RGB frame (``flow_len`` =
+    ``clip_len``: the field from each frame to the next); a flow stack beside a different number of RGB frames (the
+    two-stream stacking at the clip's first frame) is consecutive."""
+    return stride if inputs == "flow" or flow_len == clip_len else 1
 
 
 def _span(inputs, clip_len, stride, flow_len):
     """Frames a view covers: the RGB clip and/or the frames of L flow fields (L + 1 when consecutive)."""
-    flow_span = (flow_len - 1) * _flow_stride(inputs, stride) + 2
+    flow_span = (flow_len - 1) * _flow_stride(inputs, clip_len, stride, flow_len) + 2
     return max((clip_len - 1) * stride + 1 if "rgb" in inputs else 1, flow_span if "flow" in inputs else 1)
 
 
@@ -238,7 +239,7 @@ def clips(files, *, clip_len=1, size, batch_size, training, stride=1, channels=3
     inputs "rgb": float32 clips in [0, 1], [B, T, H, W, C] ([B, H, W, C] with ``squeeze_time`` and clip_len 1);
     "flow": float32 stacked flow [B, H, W, 2 * flow_len] in pixels, the fields ``stride`` apart (1: consecutive, the
     two-stream stacking); "rgb+flow": {"rgb": ..., "flow": ...}, the flow's fields consecutive from the clip's
-    first frame.
+    first frame, or, when there are as many as frames, the field from each frame to the next (``stride`` apart).
     training: one random view per video; otherwise ``num_clips`` x ``crops`` views per video, a view axis after
     the batch axis ([B, V, ...]) when V > 1.
     clips_per_video (training): K clips of every video per epoch, each at its own random offset, crop and flip

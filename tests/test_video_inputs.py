@@ -155,7 +155,8 @@ def stack_at(fields):
 
 def test_flow_fields_a_frame_step_apart(shards):
     """Flow alone with ``stride`` S: L fields S apart (a recurrent model over a long video, e.g. LRCN-flow), the
-    first view at field 0, the last one ending at the last field; stacked with RGB, the flow stays consecutive."""
+    first view at field 0, the last one ending at the last field; stacked beside a shorter RGB clip (two-stream), the
+    flow stays consecutive; one field per RGB frame (Beyond Short Snippets' flow stream), each frame's own field."""
     files, _ = shards
     common = dict(size=SIZE, batch_size=6, training=False, num_clips=2, subtract_mean_flow=False, flow_len=L)
     x, labels = next(iter(video.clips(files, inputs="flow", stride=2, **common)))
@@ -169,6 +170,13 @@ def test_flow_fields_a_frame_step_apart(shards):
     for view, first in enumerate((0, T - 5)):
         want = stack_at(np.arange(first, first + L))
         np.testing.assert_allclose(pair["flow"][:, view].numpy(), np.broadcast_to(want, (6, 32, 32, 2 * L)),
+                                   atol=1.1 * STEP)
+    per_frame, _ = next(iter(video.clips(files, inputs="rgb+flow", clip_len=L, stride=2, **common)))
+    blue = np.round(per_frame["rgb"].numpy()[..., :, :, 2].mean(axis=(-1, -2)) * 255 / TIME_STEP)  # [6, 2, L]
+    for view, first in enumerate((0, T - 2 - 2 * (L - 1))):  # frames 0, 2, 4, 6 (their fields), then 4 .. 10
+        np.testing.assert_array_equal(blue[:, view], np.tile(np.arange(first, first + 2 * L, 2), (6, 1)))
+        want = stack_at(np.arange(first, first + 2 * L, 2))
+        np.testing.assert_allclose(per_frame["flow"][:, view].numpy(), np.broadcast_to(want, (6, 32, 32, 2 * L)),
                                    atol=1.1 * STEP)
 
 def test_flow_needs_shards_with_flow(tmp_path):

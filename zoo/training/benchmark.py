@@ -49,6 +49,7 @@ GLOBAL = [
     ("Slow fusion (one short window)", "slow-fusion", {}, False),
     ("Beyond Short Snippets: conv pooling (order-free)", "snippets-conv-pooling", {}, True),
     ("Beyond Short Snippets: deep LSTM", "snippets-lstm", {}, True),
+    ("Beyond Short Snippets: deep LSTM + flow", "snippets-lstm-flow", {}, True),
     ("LRCN", "lrcn", {}, True),
     ("LRCN (flow)", "lrcn-flow", {}, True),
     ("GRU-RCN", "gru-rcn", {}, True),
@@ -226,7 +227,7 @@ def _global_markdown(result):
     missing = {"frames": None, "frame_step": None, "clip_hit@1": float("nan"), "video_hit@1": float("nan")}
     for name, r in result["rows"].items():  # a partial run (``data``: one dataset) leaves the other one empty
         a, o = r.get(short, missing), r.get(long_, missing)
-        unit = "flow fields" if zoo.model_info(r["model"]).input == "flow" else "frames"
+        unit = {"flow": "flow fields", "rgb+flow": "frames + flow"}.get(zoo.model_info(r["model"]).input, "frames")
         lines.append(f"| {name} | {clip(a, unit)} | {a['video_hit@1']:.3f} | {clip(o, unit)} | "
                      f"{o['clip_hit@1']:.3f} | {o['video_hit@1']:.3f} |")
     lines += ["", f"Total time: {result['seconds'] / 60:.1f} minutes.", ""]
