@@ -4,7 +4,8 @@ budget, evaluated with several clips per video.
 - ``local`` (issue 4's models and C3D) on digit-actions (with optical flow), in the form of Karpathy et al. 2014's
   Table 1: clip hit@1, video hit@1, video hit@5, plus their "CNN average" row (the per-video average of the
   single-frame, early, late and slow fusion models' predictions) and the two-stream fusions.
-- ``global`` (issue 5's recurrent models, with C3D, slow fusion and an order-free pooling model for contrast) on
+- ``global`` (issue 5's recurrent models, on RGB and, for LRCN and the deep LSTM, with the papers' optical flow
+  (Farneback), with C3D, slow fusion and an order-free pooling model for contrast) on
   digit-actions and on digit-actions-order, whose classes differ only in the order of two motions. The recurrent
   models take a clip that spans the whole video (their frames ``frame_step`` apart; on digit-actions at most 2
   apart, `MAX_FRAME_STEP`: farther apart the fastest motions alias); C3D and slow fusion see one
