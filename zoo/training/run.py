@@ -119,8 +119,8 @@ def train(model, data, *, preset="tiny", overrides=None, epochs=10, batch_size=3
     """Train registered model ``model`` on dataset ``data``; returns the run directory.
 
     ``frame_step``: the step between the frames of an input clip (default: the model's own, 1 for most), e.g. 6 for
-    an 8-frame recurrent model to span a 48-frame video, or between the flow fields of a flow-only model;
-    evaluation uses the same. ``data_service``: the address
+    an 8-frame recurrent model to span a 48-frame video; also between the flow fields of a model that takes flow
+    alone or one field per frame (`pipelines.video.clips`); evaluation uses the same. ``data_service``: the address
     of a tf.data service (`pipelines.service`) that runs the training pipeline. ``clips_per_video``: training clips
     taken from every video read (`pipelines.video.clips`; an epoch then has that many clips of every video).
 
