@@ -18,13 +18,13 @@ Flow comes from the JPEG feature lists ``flow/x``, ``flow/y`` (`pipelines.flow` 
 `pipelines.flow.dequantize_flow` and rescaled with the frames when they are resized, so it stays in pixels of the
 frames the model sees.
 
-Training takes one clip per video at a random temporal offset (``clips_per_video`` K: K clips per video read,
-each with its own offset, crop and flip, split into separate elements before the shuffle buffer); evaluation takes
-``num_clips`` evenly spaced clips and ``crops`` (1 or 3) crops per video, stacked as V = crops x num_clips views
-per video, so that per-video predictions can be averaged (Karpathy et al. 2014, Sec. 4.1: clip hit@1, video hit@1,
-video hit@5). Videos shorter than a clip are padded by looping their frames. With a seed every random choice is a stateless function of
-(seed, video position), so the same seed gives the same batches (for the same TensorFlow global seed: tf.data's
-seeded shuffles combine their seed with it, as every seeded TensorFlow op does).
+Training takes one clip per video at a random temporal offset (``clips_per_video`` K: K clips per video read, each
+with its own offset, crop and flip, split into separate elements before the shuffle buffer); evaluation takes
+``num_clips`` evenly spaced clips and ``crops`` (1 or 3) crops per video, stacked as V = crops x num_clips views per
+video, so that per-video predictions can be averaged (Karpathy et al. 2014, Sec. 4.1: clip hit@1, video hit@1, video
+hit@5). Videos shorter than a clip are padded by looping their frames. With a seed every random choice is a
+stateless function of (seed, video position), so the same seed gives the same batches (for the same TensorFlow
+global seed: tf.data's seeded shuffles combine their seed with it, as every seeded TensorFlow op does).
 
 Shard paths may be remote (``s3://``, ``hdfs://``, ``gs://``...): `pipelines.records.use_filesystem` registers the
 file system (tensorflow-io) on first use.

@@ -56,10 +56,9 @@ def _frames(container, stream):
 
 def decode(path, *, short_side=128, fps=None, max_frames=None, threads=0, bgr=False):
     """(uint8 RGB frames [T, H, W, 3] (BGR with ``bgr``), frame rate) of a video file, decoded with PyAV: the short
-    side resized to
-    ``short_side`` px with area interpolation (None keeps the size; C3D uses 128), at most ``fps`` frames per second
-    (the first frame of each 1/fps slot of time is kept), at most ``max_frames`` frames; ``threads`` decoder threads
-    (0: FFmpeg decides). Raises BadVideo with the reason when the file cannot be read."""
+    side resized to ``short_side`` px with area interpolation (None keeps the size; C3D uses 128), at most ``fps``
+    frames per second (the first frame of each 1/fps slot of time is kept), at most ``max_frames`` frames;
+    ``threads`` decoder threads (0: FFmpeg decides). Raises BadVideo with the reason when the file cannot be read."""
     try:
         with open(path, "rb") as f:
             if not f.read(1):

@@ -72,9 +72,9 @@ def dataset(info, model, data, split, batch_size, training, seed=None, num_clips
     """Batches for ``model`` (registered as ``info``) from dataset ``data``; ``stride`` between clip frames;
     ``clips_per_video`` training clips from every video read (`pipelines.video.clips`)."""
     data_info = datasets.info(data)
-    if data_info.kind == "image" and clips_per_video != 1:
-        raise ZooError(f"{data!r} holds images: clips per video apply to video datasets")
     if data_info.kind == "image":
+        if clips_per_video != 1:
+            raise ZooError(f"{data!r} holds images: clips per video apply to video datasets")
         if getattr(model, "needs_labels", False):  # a class-conditional generative model
             ds = image_dataset(data, split, batch_size, training, labels=True, seed=seed, shape=image_shape(model))
             return ds.map(lambda x, y: {"images": x, "labels": tf.one_hot(y, model.num_classes)})
