@@ -80,24 +80,26 @@ def expected_stack(t, flipped):
 
 def test_stacked_flow_of_a_translation_with_and_without_mean_subtraction(shards):
     files, videos = shards
+    # 4 clips of each of the 6 videos: 24 samples, so that mirrored and plain ones both occur whatever TensorFlow's
+    # global seed (set or not by the tests that ran before in this process)
     common = dict(clip_len=1, size=SIZE, batch_size=6, training=True, seed=0, inputs="rgb+flow", flow_len=L,
-                  squeeze_time=True)
-    (raw, labels), = video.clips(files, subtract_mean_flow=False, **common).take(1)
-    (sub, _), = video.clips(files, **common).take(1)
-    assert raw["rgb"].shape == (6, 32, 32, 3) and raw["flow"].shape == (6, 32, 32, 2 * L)
-    flips = 0
-    for i, label in enumerate(labels.numpy()):
-        frames = videos[label][0]
-        t, flipped, _, _ = locate(raw["rgb"][i].numpy(), frames)
-        flips += flipped
-        # without subtraction every pixel carries the displacements D_t .. D_t+L-1 of the RGB frame's time t
-        # (x negated when the sample is mirrored): RGB and flow are aligned in time and flipped together
-        np.testing.assert_allclose(raw["flow"][i].numpy(), np.broadcast_to(expected_stack(t, flipped), (32, 32, 2 * L)),
-                                   atol=1.1 * STEP)
-        # with the mean displacement subtracted (Sec. 3.3) a pure translation leaves nothing
-        assert np.abs(sub["flow"][i].numpy()).max() < STEP
-        np.testing.assert_array_equal(sub["rgb"][i], raw["rgb"][i])  # same seed: same views
-    assert 0 < flips < 6  # both mirrored and plain samples were checked
+                  squeeze_time=True, clips_per_video=4)
+    batches = zip(video.clips(files, subtract_mean_flow=False, **common), video.clips(files, **common))
+    flips = samples = 0
+    for (raw, labels), (sub, _) in batches:
+        assert raw["rgb"].shape == (6, 32, 32, 3) and raw["flow"].shape == (6, 32, 32, 2 * L)
+        for i, label in enumerate(labels.numpy()):
+            frames = videos[label][0]
+            t, flipped, _, _ = locate(raw["rgb"][i].numpy(), frames)
+            flips, samples = flips + flipped, samples + 1
+            # without subtraction every pixel carries the displacements D_t .. D_t+L-1 of the RGB frame's time t
+            # (x negated when the sample is mirrored): RGB and flow are aligned in time and flipped together
+            np.testing.assert_allclose(raw["flow"][i].numpy(),
+                                       np.broadcast_to(expected_stack(t, flipped), (32, 32, 2 * L)), atol=1.1 * STEP)
+            # with the mean displacement subtracted (Sec. 3.3) a pure translation leaves nothing
+            assert np.abs(sub["flow"][i].numpy()).max() < STEP
+            np.testing.assert_array_equal(sub["rgb"][i], raw["rgb"][i])  # same seed: same views
+    assert samples == 24 and 0 < flips < samples  # both mirrored and plain samples were checked
 
 
 def test_flow_crop_and_flip_align_with_the_rgb_crop(tmp_path):
@@ -107,9 +109,9 @@ def test_flow_crop_and_flip_align_with_the_rgb_crop(tmp_path):
     planes = (red[:-1], np.full((T - 1, H, W), 128, np.uint8))
     path = str(tmp_path / "a.tfrecord")
     records.write_shard(path, [records.video_example(frames, label=0, video_id="a", fps=25.0, flow=planes)] * 8)
-    ds = video.clips([path], clip_len=1, size=SIZE, batch_size=8, training=True, seed=1, inputs="rgb+flow",
-                     flow_len=1, squeeze_time=True, subtract_mean_flow=False)
-    (x, _), = ds.take(1)
+    ds = video.clips([path], clip_len=1, size=SIZE, batch_size=24, training=True, seed=1, inputs="rgb+flow",
+                     flow_len=1, squeeze_time=True, subtract_mean_flow=False, clips_per_video=3)
+    (x, _), = ds  # 24 samples: mirrored and plain ones whatever TensorFlow's global seed
     rgb, fx = x["rgb"].numpy(), x["flow"].numpy()[..., 0]
     as_stored = lambda v: (v + flow_lib.BOUND) / STEP  # x flow in pixels -> the stored byte, here the red level
     mirrored = 0
@@ -119,7 +121,7 @@ def test_flow_crop_and_flip_align_with_the_rgb_crop(tmp_path):
         assert window(red[t].astype(float), {False: as_stored(fx_view), True: as_stored(-fx_view)[:, ::-1]}) == \
             tuple(where)
         mirrored += where[0]
-    assert 0 < mirrored < 8
+    assert len(rgb) == 24 and 0 < mirrored < 24
 
 
 def test_flow_is_rescaled_with_frames_that_must_grow(shards):
