@@ -8,6 +8,7 @@ import os
 import av
 import numpy as np
 import pytest
+from PIL import Image
 
 from zoo import bench
 from zoo.training import benchmark
@@ -105,3 +106,27 @@ def test_global_bench_table_of_a_partial_run():
     text = benchmark.markdown(result)
     assert "| GRU-RCN | 8 frames, step 2 | 0.750 | - | nan | nan |" in text
     assert "at most 2 apart on digit-actions" in text and "Total time: 1.0 minutes." in text
+
+
+def test_global_bench_keeps_the_confusion_matrices_and_draws_them(tmp_path, monkeypatch):
+    """Each row keeps its test confusion matrix; one figure per dataset shows every row's side by side, and a rerun
+    of one model keeps the others' matrices. Training and evaluation are replaced by a stub: nothing is trained."""
+    def evaluate(run_dir, num_clips):
+        n = 12 if "order" in run_dir else 10
+        cm = np.zeros((n, n), int)
+        cm[np.arange(n), np.arange(n) // 2 * 2] = 3  # every class taken for the first of its pair
+        return {"clip_hit@1": 0.5, "video_hit@1": 0.5, "video_hit@5": 1.0, "confusion": cm.tolist()}
+
+    monkeypatch.setattr(benchmark.run, "train", lambda *a, **k: None)
+    monkeypatch.setattr(benchmark.run, "evaluate", evaluate)
+    common = dict(epochs=1, batch_size=2, seed=0, num_clips=1, runs=str(tmp_path / "runs"))
+    benchmark._global(str(tmp_path), only=["gru-rcn"], **common)
+    result = benchmark._global(str(tmp_path), only=["c3d"], data=("digit-actions",), **common)
+    assert result["rows"]["GRU-RCN"]["digit-actions-order"]["confusion"][1][0] == 3  # kept from the first run
+    assert np.trace(result["rows"]["C3D (one short window)"]["digit-actions"]["confusion"]) == 15
+    text = open(tmp_path / "bench-accuracy-global.md").read()
+    for d in benchmark.GLOBAL_DATA:
+        assert f"(global/confusion-{d}.png)" in text
+        image = np.asarray(Image.open(tmp_path / "global" / f"confusion-{d}.png").convert("L"))
+        assert image.shape[0] > 300 and image.shape[1] > 600  # a grid of panels, not one
+        assert (image < 100).mean() > 0.001  # dark cells: the matrices are drawn

@@ -187,11 +187,16 @@ def _global(out, *, epochs, batch_size, seed, num_clips, runs, only, data=GLOBAL
             run.train(model, source, overrides=overrides, epochs=epochs, batch_size=batch_size, seed=seed,
                       run_dir=run_dir, verbose=2, frame_step=step)
             r = run.evaluate(run_dir, num_clips=num_clips)
-            rows[name][data_name] = {k: r[k] for k in ("clip_hit@1", "video_hit@1", "video_hit@5")}
+            rows[name][data_name] = {k: r[k] for k in ("clip_hit@1", "video_hit@1", "video_hit@5", "confusion")}
             rows[name][data_name].update(run_dir=run_dir, seconds=time.time() - t, frames=frames, frame_step=step,
                                          commit=commit)
             print(f"{name} on {data_name}: {r['video_hit@1']:.3f} video hit@1", flush=True)
     rows = {name: rows[name] for name, *_ in GLOBAL if name in rows}  # in the table's order
+    os.makedirs(os.path.join(out, "global"), exist_ok=True)
+    for data_name in GLOBAL_DATA:  # what every model confuses, side by side (rows run before they were kept: none)
+        figures.confusion_grid([(name, r.get(data_name, {}).get("confusion")) for name, r in rows.items()],
+                               datasets.info(data_name).class_names,
+                               os.path.join(out, "global", f"confusion-{data_name}.png"))
     if previous:
         commit = f"{previous['commit']}; {', '.join(only or [m for _, m, _, _ in GLOBAL])} on {', '.join(data)} " \
                  f"rerun at {commit}"
@@ -231,7 +236,9 @@ def _global_markdown(result):
         unit = {"flow": "flow fields", "rgb+flow": "frames + flow"}.get(zoo.model_info(r["model"]).input, "frames")
         lines.append(f"| {name} | {clip(a, unit)} | {a['video_hit@1']:.3f} | {clip(o, unit)} | "
                      f"{o['clip_hit@1']:.3f} | {o['video_hit@1']:.3f} |")
-    lines += ["", f"Total time: {result['seconds'] / 60:.1f} minutes.", ""]
+    lines += ["", f"Total time: {result['seconds'] / 60:.1f} minutes.", "",
+              "What each model confuses (test split, rows: the true class, normalized): "
+              + ", ".join(f"[{d}](global/confusion-{d}.png)" for d in result["data"]) + ".", ""]
     return "\n".join(lines)
 
 

@@ -83,18 +83,43 @@ def traversals(model, path, n=9, limit=3.0, z=None, max_dims=32):
     return image_grid(np.asarray(model.decode_mean(codes.reshape(dims * n, -1))), path, columns=n)
 
 
-def confusion(matrix, class_names, path):
+def _confusion_panel(ax, matrix, class_names, fontsize=8):
+    """Row-normalized confusion matrix (rows: true class) drawn on ``ax``; cells of 1% or more carry their value."""
     m = np.asarray(matrix, float)
     m = m / np.maximum(m.sum(axis=1, keepdims=True), 1)
-    fig, ax = plt.subplots(figsize=(1 + 0.45 * len(class_names), 1 + 0.4 * len(class_names)))
     ax.imshow(m, cmap="Blues", vmin=0, vmax=1)
-    ax.set_xticks(range(len(class_names)), class_names, rotation=60, ha="right", fontsize=8)
-    ax.set_yticks(range(len(class_names)), class_names, fontsize=8)
+    ax.set_xticks(range(len(class_names)), class_names, rotation=60, ha="right", fontsize=fontsize)
+    ax.set_yticks(range(len(class_names)), class_names, fontsize=fontsize)
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     for (i, j), v in np.ndenumerate(m):
         if v >= 0.01:
-            ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=6, color="white" if v > 0.5 else "black")
+            ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=0.75 * fontsize,
+                    color="white" if v > 0.5 else "black")
+
+
+def confusion(matrix, class_names, path):
+    fig, ax = plt.subplots(figsize=(1 + 0.45 * len(class_names), 1 + 0.4 * len(class_names)))
+    _confusion_panel(ax, matrix, class_names)
+    return _atomic_savefig(fig, path)
+
+
+def confusion_grid(panels, class_names, path, columns=3):
+    """Several models' confusion matrices on one dataset, side by side: ``panels`` a list of (title, matrix or None
+    for a model not run)."""
+    rows = -(-len(panels) // columns)
+    side = 1.2 + 0.32 * len(class_names)
+    fig, axes = plt.subplots(rows, columns, figsize=(columns * side, rows * (side + 0.4)), squeeze=False)
+    for ax, (title, matrix) in zip(axes.flat, panels):
+        if matrix is None:
+            ax.text(0.5, 0.5, "not run", ha="center", va="center")
+            ax.set_axis_off()
+        else:
+            _confusion_panel(ax, matrix, class_names, fontsize=6)
+        ax.set_title(title, fontsize=8)
+    for ax in axes.flat[len(panels):]:
+        ax.set_axis_off()
+    fig.tight_layout()
     return _atomic_savefig(fig, path)
 
 
