@@ -131,7 +131,9 @@ def test_several_clips_per_video_read(train_files):
         pairs.setdefault(i, []).append((x, y))
     assert all(a[1] == b[1] for a, b in pairs.values())  # the same video's label
     differ = sum(not np.array_equal(a[0], b[0]) for a, b in pairs.values())
-    assert differ == 20  # two different views of every video
+    # two different views of (nearly) every video: the two clips of one video have the same start, crop and flip
+    # with probability 1 / 1450, so a few equal pairs are possible under some global seed; more mean a bug
+    assert differ >= 18
     for (xa, _, _), (xb, _, _) in zip(twice, epoch(2)):
         np.testing.assert_array_equal(xa, xb)
     with pytest.raises(datasets.ZooError, match="clips_per_video"):
