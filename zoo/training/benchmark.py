@@ -12,7 +12,9 @@ budget, evaluated with several clips per video.
   short window of consecutive frames, as they were designed, and their clips' predictions are averaged, which
   cannot tell "A then B" from "B then A" unless a window happens to straddle the switch: about 0.5 at best.
 
-The table goes to ``docs/bench-accuracy-<family>.md`` and ``.json`` with the commit, the budget and the machine.
+The table goes to ``docs/bench-accuracy-<family>.md`` and ``.json`` with the commit, the budget and the machine; the
+global family's JSON also keeps every row's test confusion matrix, drawn side by side in
+``docs/global/confusion-<dataset>.png``.
 """
 
 import datetime
@@ -193,7 +195,7 @@ def _global(out, *, epochs, batch_size, seed, num_clips, runs, only, data=GLOBAL
             print(f"{name} on {data_name}: {r['video_hit@1']:.3f} video hit@1", flush=True)
     rows = {name: rows[name] for name, *_ in GLOBAL if name in rows}  # in the table's order
     os.makedirs(os.path.join(out, "global"), exist_ok=True)
-    for data_name in GLOBAL_DATA:  # what every model confuses, side by side (rows run before they were kept: none)
+    for data_name in GLOBAL_DATA:  # what every model confuses, side by side ("not run": a row without a matrix)
         figures.confusion_grid([(name, r.get(data_name, {}).get("confusion")) for name, r in rows.items()],
                                datasets.info(data_name).class_names,
                                os.path.join(out, "global", f"confusion-{data_name}.png"))
