@@ -125,8 +125,21 @@ def test_global_bench_keeps_the_confusion_matrices_and_draws_them(tmp_path, monk
     assert result["rows"]["GRU-RCN"]["digit-actions-order"]["confusion"][1][0] == 3  # kept from the first run
     assert np.trace(result["rows"]["C3D (one short window)"]["digit-actions"]["confusion"]) == 15
     text = open(tmp_path / "bench-accuracy-global.md").read()
-    for d in benchmark.GLOBAL_DATA:
-        assert f"(global/confusion-{d}.png)" in text
-        image = np.asarray(Image.open(tmp_path / "global" / f"confusion-{d}.png").convert("L"))
-        assert image.shape[0] > 300 and image.shape[1] > 600  # a grid of panels, not one
-        assert (image < 100).mean() > 0.001  # dark cells: the matrices are drawn
+    assert all(f"(global/confusion-{d}.png)" in text for d in benchmark.GLOBAL_DATA)
+
+    def full_cells(path):
+        """Pixels of cells at 1.0 (Blues' darkest blue; text and labels are black or white)."""
+        rgb = np.asarray(Image.open(path).convert("RGB")).astype(int)
+        return int(((rgb[..., 2] > 90) & (rgb[..., 0] < 40) & (rgb[..., 2] - rgb[..., 0] > 50)).sum())
+
+    # digit-actions: GRU-RCN's and C3D's panels, 10 full cells each; the same grid with GRU-RCN's matrix empty has
+    # half of them, and panels without a matrix ("not run") none
+    both = full_cells(tmp_path / "global" / "confusion-digit-actions.png")
+    names = benchmark.datasets.info("digit-actions").class_names
+    panels = [(n, r.get("digit-actions", {}).get("confusion")) for n, r in result["rows"].items()]
+    one = full_cells(benchmark.figures.confusion_grid(
+        [(n, np.zeros((10, 10)) if n == "GRU-RCN" else m) for n, m in panels], names, str(tmp_path / "one.png")))
+    none = full_cells(benchmark.figures.confusion_grid([(n, None) for n, _ in panels], names, str(tmp_path / "0.png")))
+    assert both > 1000 and abs(one / both - 0.5) < 0.05 and none == 0, (both, one, none)
+    # digit-actions-order: C3D not run there, GRU-RCN's 12 full cells only
+    assert full_cells(tmp_path / "global" / "confusion-digit-actions-order.png") > 500
