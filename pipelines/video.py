@@ -3,7 +3,7 @@
 shards -> interleaved read -> parse (frames stay JPEG strings) -> choose frame indices and keep only those JPEG
 strings -> shuffle (training; the buffer holds clips' frames, not whole videos) -> decode only those frames (in
 training only the crop window of each) -> one crop (random in training, central otherwise) and optional flip for the
-whole clip -> batch -> scale to [0, 1] -> prefetch.
+whole clip -> batch -> scale to [0, 1] (float32 output; uint8 clips are left to the model) -> prefetch.
 
 Inputs (``inputs=``) for every model family:
 
@@ -202,6 +202,9 @@ def _normalized(tensor):
     return tf.cast(tensor, tf.float32) / 255.0 if tensor.dtype == tf.uint8 else tensor
 
 
+DTYPES = ("float32", "uint8")
+
+
 def _along_longer_side(position):
     """A crop position (row, column) that moves along the longer side of frames of shape ``hw``."""
     return lambda hw: tf.cond(hw[0] > hw[1], lambda: tf.constant(position[::-1]), lambda: tf.constant(position))
@@ -233,7 +236,8 @@ def _check_flow(files):
 
 def clips(files, *, clip_len=1, size, batch_size, training, stride=1, channels=3, flip=True, seed=None,
           num_clips=1, crops=1, squeeze_time=False, with_labels=True, with_ids=False, shuffle_buffer=256,
-          drop_remainder=None, count=None, inputs="rgb", flow_len=10, subtract_mean_flow=True, clips_per_video=1):
+          drop_remainder=None, count=None, inputs="rgb", flow_len=10, subtract_mean_flow=True, clips_per_video=1,
+          dtype="float32"):
     """A batched dataset of model inputs (and int64 labels, and video ids with ``with_ids``).
 
     inputs "rgb": float32 clips in [0, 1], [B, T, H, W, C] ([B, H, W, C] with ``squeeze_time`` and clip_len 1);
@@ -245,9 +249,14 @@ def clips(files, *, clip_len=1, size, batch_size, training, stride=1, channels=3
     clips_per_video (training): K clips of every video per epoch, each at its own random offset, crop and flip
     (repeated sampling, as PySlowFast's NUM_SAMPLES): the video's record is read and parsed once for K clips, which
     pays when clips are short against their videos. The clips meet in the shuffle buffer, not next to each other.
+    dtype: of the RGB clips, "float32" (in [0, 1]) or "uint8" (0..255, a quarter of the bytes and no scaling on
+    the CPU: the model scales them on its device, e.g. a first ``keras.layers.Rescaling(1 / 255)``, as Keras advises
+    for preprocessing that can run with the model); flow is float32 either way.
     """
     if inputs not in INPUTS:
         raise ZooError(f"inputs must be one of {', '.join(INPUTS)}, got {inputs!r}")
+    if dtype not in DTYPES:
+        raise ZooError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
     if crops not in (1, 3):
         raise ZooError(f"crops must be 1 or 3, got {crops}")
     if squeeze_time and clip_len != 1:
@@ -332,6 +341,7 @@ def clips(files, *, clip_len=1, size, batch_size, training, stride=1, channels=3
     ds = ds.map(lambda *a: finish(*view(*a)), num_parallel_calls=AUTOTUNE)
     ds = ds.batch(batch_size, drop_remainder=training if drop_remainder is None else drop_remainder,
                   num_parallel_calls=AUTOTUNE)
-    ds = ds.map(lambda *batch: tf.nest.map_structure(_normalized, batch if len(batch) > 1 else batch[0]),
-                num_parallel_calls=AUTOTUNE)
+    if dtype == "float32":
+        ds = ds.map(lambda *batch: tf.nest.map_structure(_normalized, batch if len(batch) > 1 else batch[0]),
+                    num_parallel_calls=AUTOTUNE)
     return ds.prefetch(AUTOTUNE)

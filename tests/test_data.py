@@ -140,6 +140,28 @@ def test_several_clips_per_video_read(train_files):
         video.clips(train_files, clip_len=4, size=(28, 28), batch_size=1, training=False, clips_per_video=2)
 
 
+def test_uint8_clips_scaled_by_the_model_give_the_float_pipeline_s_predictions(train_files):
+    """dtype="uint8": the same clips as the float32 output, unscaled (a quarter of the bytes, no scaling on the CPU);
+    a model with keras.layers.Rescaling(1 / 255) first predicts on them what the model predicts on the float
+    clips."""
+    import keras
+
+    kw = dict(clip_len=4, size=(28, 28), batch_size=5, training=True, seed=3)
+    (xf, yf), = video.clips(train_files, **kw).take(1)
+    (xu, yu), = video.clips(train_files, dtype="uint8", **kw).take(1)
+    assert xu.dtype == tf.uint8 and xf.dtype == tf.float32 and int(tf.reduce_max(xu)) > 1
+    np.testing.assert_array_equal(yu, yf)
+    np.testing.assert_allclose(tf.cast(xu, tf.float32) / 255.0, xf, rtol=0, atol=1e-7)
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((4, 28, 28, 3)), keras.layers.Conv3D(4, 3, activation="relu"),
+                              keras.layers.GlobalAveragePooling3D(), keras.layers.Dense(3)])
+    on_device = keras.Sequential([keras.Input((4, 28, 28, 3), dtype="uint8"), keras.layers.Rescaling(1 / 255),
+                                  model])
+    np.testing.assert_allclose(on_device(xu), model(xf), rtol=1e-5, atol=1e-6)
+    with pytest.raises(datasets.ZooError, match="dtype must be one of float32, uint8"):
+        video.clips(train_files, dtype="float16", **kw)
+
+
 def test_evaluation_views_and_center_crop(train_files):
     ds = video.clips(train_files, clip_len=4, size=(28, 28), batch_size=2, training=False, num_clips=3, crops=3)
     x, y = next(iter(ds))

