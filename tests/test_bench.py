@@ -144,3 +144,24 @@ def test_global_bench_keeps_the_confusion_matrices_and_draws_them(tmp_path, monk
     assert both > 1000 and abs(one / both - 0.5) < 0.05 and none == 0, (both, one, none)
     # digit-actions-order: C3D not run there, GRU-RCN's 12 full cells only
     assert full_cells(tmp_path / "global" / "confusion-digit-actions-order.png") > 500
+
+
+def test_pipeline_bench_reads_shards_of_many_videos(tmp_path, monkeypatch):
+    """The pipeline bench's shards hold their records COPIES times back to back (a valid TFRecord file that
+    TensorFlow reads through), a copy stays under COPY_BYTES, and a shard already that large is read as it is."""
+    import tensorflow as tf
+
+    shard = str(tmp_path / "train-00000-of-00001.tfrecord")
+    with tf.io.TFRecordWriter(shard) as w:
+        for record in (b"first", b"second video"):
+            w.write(record)
+    copied, = bench._many_videos_a_shard([shard], copies=3)
+    assert copied != shard and [r.numpy() for r in tf.data.TFRecordDataset(copied)] == [b"first", b"second video"] * 3
+    size = os.path.getsize(shard)
+    monkeypatch.setattr(bench, "COPY_BYTES", 2 * size)  # room for two copies only
+    two = str(tmp_path / "two" / os.path.basename(shard))
+    os.makedirs(os.path.dirname(two))
+    os.link(shard, two)
+    assert os.path.getsize(bench._many_videos_a_shard([two], copies=3)[0]) == 2 * size
+    monkeypatch.setattr(bench, "COPY_BYTES", size)
+    assert bench._many_videos_a_shard([shard], copies=3) == [shard]

@@ -173,14 +173,20 @@ def _deliver(iterator, frames, frames_of):
 
 
 COPIES = 64  # each shard's videos this many times over: a shard of many videos, as ingestion writes (100 a shard)
+COPY_BYTES = 256 << 20  # at most this much per copied shard: long videos need fewer copies (and fill their own shard)
 
 
 def _many_videos_a_shard(shards, copies=COPIES):
-    """Shard files that hold their videos ``copies`` times over (a TFRecord file's records repeated back to back: a
-    valid TFRecord file), in a folder beside them; the pipeline then reads shards of many videos, as real ones are,
-    not a file a video (opening a file per video costs ~200 us: 12 us a frame of a 16-frame clip)."""
+    """Shard files that hold their videos up to ``copies`` times over (a TFRecord file's records repeated back to
+    back: a valid TFRecord file), in a folder beside them, each at most `COPY_BYTES` (a shard already that large is
+    used as it is); the pipeline then reads shards of many videos, as real ones are, not a file a video (opening a
+    file per video costs ~200 us: 12 us a frame of a 16-frame clip)."""
     out = []
     for shard in shards:
+        times = min(copies, COPY_BYTES // max(1, os.path.getsize(shard)))
+        if times <= 1:
+            out.append(shard)
+            continue
         folder = os.path.join(os.path.dirname(shard), f"x{copies}")
         os.makedirs(folder, exist_ok=True)
         path = os.path.join(folder, os.path.basename(shard))
@@ -188,7 +194,7 @@ def _many_videos_a_shard(shards, copies=COPIES):
             with open(shard, "rb") as f:
                 data = f.read()
             with open(path, "wb") as f:
-                for _ in range(copies):
+                for _ in range(times):
                     f.write(data)
         out.append(path)
     return out
