@@ -146,6 +146,47 @@ def test_global_bench_keeps_the_confusion_matrices_and_draws_them(tmp_path, monk
     assert full_cells(tmp_path / "global" / "confusion-digit-actions-order.png") > 500
 
 
+def test_global_bench_fuses_lrcn_rgb_and_flow_as_the_paper(tmp_path):
+    """LRCN's fused row is 1/3 of the RGB run's and 2/3 of the flow run's test probabilities, view by view (Donahue
+    et al. 2015, Table 1), computed from the runs' saved predictions without training, and shown after LRCN (flow)."""
+    rng = np.random.default_rng(0)
+    ids, labels = np.array([f"v{i:02d}" for i in range(40)]), rng.integers(0, 10, 40)
+    probs = {m: rng.dirichlet(np.ones(10), (40, 4)) for m in ("LRCN", "LRCN (flow)")}
+    row = {"frames": 16, "frame_step": 2, "clip_hit@1": 0.5, "video_hit@1": 0.5, "video_hit@5": 1.0, "seconds": 60.0}
+    rows = {}
+    for name, model in (("GRU-RCN", "gru-rcn"), ("LRCN", "lrcn"), ("LRCN (flow)", "lrcn-flow")):
+        rows[name] = {"model": model}
+        for d in benchmark.GLOBAL_DATA:
+            run_dir = tmp_path / f"{d}-{model}"
+            run_dir.mkdir()
+            if name in probs:  # the saved predictions in another order of videos: matched by id
+                order = rng.permutation(40)
+                np.savez(run_dir / "predictions-test.npz", ids=ids[order], labels=labels[order],
+                         probabilities=probs[name][order])
+            rows[name][d] = dict(row, run_dir=str(run_dir), confusion=np.eye(10, dtype=int).tolist())
+    previous = {"commit": "abc", "rows": rows}
+    (tmp_path / "bench-accuracy-global.json").write_text(json.dumps(previous))
+    result = benchmark._global(str(tmp_path), epochs=1, batch_size=2, seed=0, num_clips=4, runs=str(tmp_path), only=())
+
+    name = "LRCN (RGB + flow: weighted average, 1/3 : 2/3)"
+    assert list(result["rows"]) == ["LRCN", "LRCN (flow)", name, "GRU-RCN"]
+    fused = (probs["LRCN"] / 3 + 2 * probs["LRCN (flow)"] / 3).mean(axis=1).argmax(-1)
+    swapped = (2 * probs["LRCN"] / 3 + probs["LRCN (flow)"] / 3).mean(axis=1).argmax(-1)
+    expected = float(np.mean(fused == labels))
+    assert expected != float(np.mean(swapped == labels))  # the weights matter on these numbers
+    for d in benchmark.GLOBAL_DATA:
+        cell = result["rows"][name][d]
+        assert cell["video_hit@1"] == pytest.approx(expected)
+        assert np.trace(cell["confusion"]) == round(expected * 40) and np.sum(cell["confusion"]) == 40
+    assert result["commit"] == f"abc; {name} fused at {benchmark._commit()}"
+    # equal weights (the local family's "CNN average"): the plain mean
+    dirs = [rows[m]["digit-actions"]["run_dir"] for m in probs]
+    mean = np.mean((probs["LRCN"] + probs["LRCN (flow)"]).mean(axis=1).argmax(-1) == labels)
+    assert benchmark._ensemble(dirs)["video_hit@1"] == pytest.approx(mean)
+    text = open(tmp_path / "bench-accuracy-global.md").read()
+    assert f"| {name} | 16 frames + flow fields, step 2 | {expected:.3f} |" in text
+
+
 def test_pipeline_bench_reads_shards_of_many_videos(tmp_path, monkeypatch):
     """The pipeline bench's shards hold their records COPIES times back to back (a valid TFRecord file that
     TensorFlow reads through), a copy stays under COPY_BYTES, and a shard already that large is read as it is."""

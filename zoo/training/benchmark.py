@@ -11,6 +11,8 @@ budget, evaluated with several clips per video.
   apart, `MAX_FRAME_STEP`: farther apart the fastest motions alias); C3D and slow fusion see one
   short window of consecutive frames, as they were designed, and their clips' predictions are averaged, which
   cannot tell "A then B" from "B then A" unless a window happens to straddle the switch: about 0.5 at best.
+  LRCN's RGB and flow networks are trained apart and fused as in the paper (`GLOBAL_FUSED`), from their saved test
+  predictions.
 
 The table goes to ``docs/bench-accuracy-<family>.md`` and ``.json`` with the commit, the budget and the machine; the
 global family's JSON also keeps every row's test confusion matrix, drawn side by side in
@@ -58,6 +60,10 @@ GLOBAL = [
     ("GRU-RCN", "gru-rcn", {}, True),
     ("ConvLSTM RCN", "convlstm-rcn", {}, True),
 ]
+# Rows fused from other rows' test predictions, nothing trained: name -> ((member row, weight), ...), shown after
+# the last member. LRCN trains its RGB and flow networks separately and averages their predictions with the weights
+# 1/3 RGB, 2/3 flow (Donahue et al. 2015, Sec. 4, Table 1).
+GLOBAL_FUSED = {"LRCN (RGB + flow: weighted average, 1/3 : 2/3)": (("LRCN", 1 / 3), ("LRCN (flow)", 2 / 3))}
 FAMILIES = {"local": LOCAL, "global": GLOBAL}
 GLOBAL_DATA = ("digit-actions", "digit-actions-order")
 # The largest frame step that still samples a dataset's fastest periodic motion above the Nyquist rate. digit-actions
@@ -92,13 +98,16 @@ def _predictions(run_dir):
         return f["ids"][order], f["labels"][order], f["probabilities"][order]
 
 
-def _ensemble(rows, names):
-    """Karpathy et al.'s "CNN average": the mean of the members' probabilities, view by view."""
-    members = [_predictions(rows[n]["run_dir"]) for n in names]
+def _ensemble(run_dirs, weights=None):
+    """The (weighted) mean of runs' test probabilities, view by view (equal weights: Karpathy et al.'s "CNN
+    average"): its metrics and its confusion matrix."""
+    members = [_predictions(d) for d in run_dirs]
     ids, labels = members[0][0], members[0][1]
     if any(not np.array_equal(m[0], ids) or m[2].shape != members[0][2].shape for m in members):
         raise RuntimeError("the ensemble's members were evaluated on different videos or views")
-    return metrics.video_metrics(np.mean([m[2] for m in members], axis=0), labels)
+    probs = np.average([m[2] for m in members], axis=0, weights=weights)
+    confusion = metrics.confusion_matrix(probs.mean(axis=1).argmax(-1), labels, probs.shape[-1])
+    return dict(metrics.video_metrics(probs, labels), confusion=confusion.tolist())
 
 
 def accuracy(out="docs", *, family="local", epochs=12, batch_size=16, seed=0, num_clips=4, runs="runs/bench",
@@ -130,7 +139,8 @@ def accuracy(out="docs", *, family="local", epochs=12, batch_size=16, seed=0, nu
         rows[name].pop("confusion", None)
         print(f"{name}: {rows[name]['video_hit@1']:.3f} video hit@1", flush=True)
     if all(n in rows for n in CNN_AVERAGE):
-        rows["CNN average (single + early + late + slow)"] = _ensemble(rows, CNN_AVERAGE)
+        rows["CNN average (single + early + late + slow)"] = _ensemble([rows[n]["run_dir"] for n in CNN_AVERAGE])
+        rows["CNN average (single + early + late + slow)"].pop("confusion")
     streams = ("Two-stream: spatial", "Two-stream: temporal")
     if all(n in rows for n in streams):
         for method in ("average", "svm"):
@@ -165,17 +175,17 @@ def clip_step(data_name, frames):
 
 
 def _global(out, *, epochs, batch_size, seed, num_clips, runs, only, data=GLOBAL_DATA):
-    """The global family on both datasets (see the module docstring). With ``only`` (models) or ``data`` (one of the
-    datasets), the other rows of an earlier run in ``out`` stay."""
-    rows, commit = {}, _commit()
+    """The global family on both datasets (see the module docstring). With ``only`` (models; empty: none, the fused
+    rows recomputed) or ``data`` (one of the datasets), the other rows of an earlier run in ``out`` stay."""
+    rows, commit, trained = {}, _commit(), set()
     path = os.path.join(out, "bench-accuracy-global.json")
     previous = None
-    if (only or tuple(data) != GLOBAL_DATA) and os.path.exists(path):
+    if (only is not None or tuple(data) != GLOBAL_DATA) and os.path.exists(path):
         with open(path) as f:
             previous = json.load(f)
         rows = previous["rows"]
     for name, model, overrides, spans in GLOBAL:
-        if only and model not in only:
+        if only is not None and model not in only:
             continue
         rows.setdefault(name, {"model": model})
         for data_name in data:
@@ -193,15 +203,21 @@ def _global(out, *, epochs, batch_size, seed, num_clips, runs, only, data=GLOBAL
             rows[name][data_name].update(run_dir=run_dir, seconds=time.time() - t, frames=frames, frame_step=step,
                                          commit=commit)
             print(f"{name} on {data_name}: {r['video_hit@1']:.3f} video hit@1", flush=True)
-    rows = {name: rows[name] for name, *_ in GLOBAL if name in rows}  # in the table's order
+            trained.add((name, data_name))
+    _fuse_global(rows, trained, commit)
+    order = [name for name, *_ in GLOBAL]
+    for name, members in GLOBAL_FUSED.items():
+        order.insert(max(order.index(m) for m, _ in members) + 1, name)
+    rows = {name: rows[name] for name in order if name in rows}  # in the table's order
     os.makedirs(os.path.join(out, "global"), exist_ok=True)
     for data_name in GLOBAL_DATA:  # what every model confuses, side by side ("not run": a row without a matrix)
         figures.confusion_grid([(name, r.get(data_name, {}).get("confusion")) for name, r in rows.items()],
                                datasets.info(data_name).class_names,
                                os.path.join(out, "global", f"confusion-{data_name}.png"))
     if previous:
-        commit = f"{previous['commit']}; {', '.join(only or [m for _, m, _, _ in GLOBAL])} on {', '.join(data)} " \
-                 f"rerun at {commit}"
+        models = [m for _, m, _, _ in GLOBAL if only is None or m in only]
+        commit = f"{previous['commit']}; " + (f"{', '.join(models)} on {', '.join(data)} rerun at {commit}" if models
+                                              else f"{', '.join(GLOBAL_FUSED)} fused at {commit}")
     result = {"family": "global", "data": list(GLOBAL_DATA), "commit": commit,
               "date": datetime.date.today().isoformat(), "cores": len(os.sched_getaffinity(0)),
               "budget": {"epochs": epochs, "batch_size": batch_size, "seed": seed, "preset": "tiny",
@@ -209,6 +225,25 @@ def _global(out, *, epochs, batch_size, seed, num_clips, runs, only, data=GLOBAL
               "chance": {d: 1 / datasets.info(d).num_classes for d in GLOBAL_DATA}, "rows": rows,
               "seconds": sum(r[d]["seconds"] for r in rows.values() for d in GLOBAL_DATA if d in r)}  # all runs
     return _write(out, "bench-accuracy-global", result, markdown)
+
+
+def _fuse_global(rows, trained, commit):
+    """Compute the `GLOBAL_FUSED` rows of ``rows`` on every dataset whose members' runs are on disk; a fused cell
+    that cannot be recomputed stays from an earlier run unless a member was retrained (``trained``: (row, dataset)
+    pairs), and is then dropped, with a line that says so."""
+    for name, members in GLOBAL_FUSED.items():
+        for data_name in GLOBAL_DATA:
+            parts = [rows.get(m, {}).get(data_name) for m, _ in members]
+            if all(p and os.path.isdir(p.get("run_dir") or "") for p in parts):
+                r = _ensemble([p["run_dir"] for p in parts], [w for _, w in members])
+                cell = {k: r[k] for k in ("clip_hit@1", "video_hit@1", "video_hit@5", "confusion")}
+                cell.update(frames=parts[0]["frames"], frame_step=parts[0]["frame_step"], seconds=0.0, commit=commit)
+                rows.setdefault(name, {"model": rows[members[0][0]]["model"], "unit": "frames + flow fields"})[
+                    data_name] = cell
+                print(f"{name} on {data_name}: {r['video_hit@1']:.3f} video hit@1", flush=True)
+            elif any((m, data_name) in trained for m, _ in members) and rows.get(name, {}).pop(data_name, None):
+                print(f"{name} on {data_name}: dropped (a member was retrained, the other's test predictions are "
+                      "not on this machine)", flush=True)
 
 
 def _global_markdown(result):
@@ -235,7 +270,8 @@ def _global_markdown(result):
     missing = {"frames": None, "frame_step": None, "clip_hit@1": float("nan"), "video_hit@1": float("nan")}
     for name, r in result["rows"].items():  # a partial run (``data``: one dataset) leaves the other one empty
         a, o = r.get(short, missing), r.get(long_, missing)
-        unit = {"flow": "flow fields", "rgb+flow": "frames + flow"}.get(zoo.model_info(r["model"]).input, "frames")
+        unit = r.get("unit") or {"flow": "flow fields", "rgb+flow": "frames + flow"}.get(
+            zoo.model_info(r["model"]).input, "frames")
         lines.append(f"| {name} | {clip(a, unit)} | {a['video_hit@1']:.3f} | {clip(o, unit)} | "
                      f"{o['clip_hit@1']:.3f} | {o['video_hit@1']:.3f} |")
     lines += ["", f"Total time: {result['seconds'] / 60:.1f} minutes.", "",

@@ -14,7 +14,8 @@ variant with the LSTM on fc6 (LRCN-fc6, Table 1).
   model's one output and what the loss sees.
 - ``lrcn-flow``: the same network on flow images (`zoo.layers.FlowImages`: x, y and magnitude; Sec. 4) of 16
   consecutive flow fields, input "flow" [H, W, 32]. The paper fuses the RGB and flow networks' predictions by a
-  weighted average (1/3 RGB, 2/3 flow in Table 1) after training them separately.
+  weighted average (1/3 RGB, 2/3 flow in Table 1) after training them separately; `zoo bench accuracy --family
+  global` reports that fusion (`zoo.training.benchmark.GLOBAL_FUSED`).
 
 The tiny presets use a CPU-sized tower of the same family ("small-caffenet": 5x5 then 3x3 convolutions at stride 1,
 no groups, batch normalization) on 32x32 frames.
