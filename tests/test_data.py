@@ -162,6 +162,41 @@ def test_uint8_clips_scaled_by_the_model_give_the_float_pipeline_s_predictions(t
         video.clips(train_files, dtype="float16", **kw)
 
 
+def test_the_flip_on_the_model_s_device_is_the_pipeline_s_flip(train_files, tmp_path):
+    """zoo.layers.RandomClipFlip, for clips read with flip=False: every clip comes out whole or mirrored as a whole,
+    as the pipeline's flip gives them, about half of them mirrored, new coins each batch; at inference, and after a
+    .keras round trip, the clips pass through unchanged (and stay uint8)."""
+    import keras
+
+    from zoo.layers import RandomClipFlip
+
+    kw = dict(clip_len=4, size=(28, 28), batch_size=5, training=True, seed=3, dtype="uint8")
+    (plain, _), = video.clips(train_files, flip=False, **kw).take(1)
+    (piped, _), = video.clips(train_files, flip=True, **kw).take(1)  # the same windows, some mirrored
+    plain, piped = plain.numpy(), piped.numpy()
+    mirror = plain[..., ::-1, :]
+
+    def whole_or_mirrored(out, x, m):
+        return [bool((o == a).all()) - bool((o == b).all()) for o, a, b in zip(out, x, m)]  # 1 same, -1 mirrored
+
+    assert 0 not in whole_or_mirrored(piped, plain, mirror)
+    layer = RandomClipFlip(seed=0)
+    x = np.concatenate([plain] * 80)  # 400 clips
+    first, second = (np.asarray(layer(x, training=True)) for _ in range(2))
+    kinds = whole_or_mirrored(first, x, np.concatenate([mirror] * 80))
+    assert 0 not in kinds and 0.4 < kinds.count(-1) / len(kinds) < 0.6, kinds.count(-1)
+    assert not np.array_equal(first, second)  # new coins for the next batch
+    model = keras.Sequential([keras.Input(plain.shape[1:], dtype="uint8"), RandomClipFlip(seed=0)])
+    model.save(tmp_path / "flip.keras")
+    back = keras.saving.load_model(tmp_path / "flip.keras", safe_mode=True)
+    for m in (model, back):
+        out = m(plain)
+        assert out.dtype == tf.uint8 and np.array_equal(out, plain)
+    assert back.layers[0].get_config()["seed"] == 0
+    with pytest.raises(ValueError, match="RandomClipFlip takes"):
+        layer(np.zeros((2, 3, 3), "uint8"), training=True)
+
+
 def test_evaluation_views_and_center_crop(train_files):
     ds = video.clips(train_files, clip_len=4, size=(28, 28), batch_size=2, training=False, num_clips=3, crops=3)
     x, y = next(iter(ds))

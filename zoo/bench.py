@@ -16,8 +16,9 @@ NLL, FID and KID, nearest neighbours and interpolations).
   (the machine may be shared) and its median reported, with the CPU time per frame of both. The headline is the
   pipeline as C3D trains: 5 clips of every video read (``clips_per_video``, Tran et al. 2015, Sec. 3.3), which
   shares the reading of the whole video record, and uint8 clips that the model scales on its device (``dtype``);
-  then float32 clips, one clip per video read, and the videos cut to their first clip (nothing read in vain), which
-  show what each of those costs (`VARIANTS`);
+  then the flip left to the model's device as well (`zoo.layers.RandomClipFlip`), float32 clips, one clip per video
+  read, and the videos cut to their first clip (nothing read in vain), which show what each of those costs
+  (`VARIANTS`);
 - vs. the naive loader of the TensorFlow video tutorial (a Python generator opening each MP4 with OpenCV per clip,
   through ``tf.data.Dataset.from_generator``);
 - ingestion (`pipelines.ingest`, at its default short side of 128 px and at full size) vs.
@@ -201,14 +202,14 @@ def _many_videos_a_shard(shards, copies=COPIES):
 
 
 def _versus_limit(shards, cores, clip_len, size, batch_size, frames, rounds, seed, clips_per_video=1,
-                  dtype="float32"):
+                  dtype="float32", flip=True):
     """Alternating rounds of the decode limit and the training pipeline on ``shards`` (read as shards of many
     videos: `_many_videos_a_shard`)."""
     from pipelines import video
 
     limit = _decode_limit(shards, clip_len, cores)
     clips = video.clips(_many_videos_a_shard(shards), clip_len=clip_len, size=size, batch_size=batch_size,
-                        training=True, seed=seed, clips_per_video=clips_per_video, dtype=dtype)
+                        training=True, seed=seed, clips_per_video=clips_per_video, dtype=dtype, flip=flip)
     frames_of = lambda batch: int(batch[0].shape[0]) * clip_len
     limit(frames // 4)  # warm-up
     measured = []
@@ -269,18 +270,23 @@ def naive_loader(videos, clip_len, size, batch_size, stride=1):
 
 C3D_CLIPS = 5  # "we randomly extract five 2-second long clips from every training video" (Tran et al. 2015, Sec. 3.3)
 
-# The pipeline's variants measured against the limit: name -> (dataset, clips_per_video, dtype, row title). The first
-# is the training pipeline as a C3D user runs it: C3D's sampling, uint8 clips that the model scales on its device.
+# The pipeline's variants measured against the limit: name -> (dataset, clips_per_video, dtype, flip, row title).
+# The first is the training pipeline as a C3D user runs it: C3D's sampling, uint8 clips that the model scales on its
+# device, the clip's random flip in the pipeline.
 VARIANTS = {
-    "c3d": ("ingest", C3D_CLIPS, "uint8",
+    "c3d": ("ingest", C3D_CLIPS, "uint8", True,
             f"training pipeline (C3D's sampling: {C3D_CLIPS} clips of every video read, Tran et al. 2015 Sec. 3.3; "
             "uint8 clips, scaled to [0, 1] by the model on its device) vs. tf.io.decode_jpeg loop of the same frames "
             "(the limit)"),
-    "c3d-float32": ("ingest", C3D_CLIPS, "float32", "the same, float32 clips (scaled to [0, 1] on these CPU cores)"),
-    "one-clip": ("ingest", 1, "uint8", "the same, one clip of every video read (the whole record read for one clip)"),
-    "one-clip-float32": ("ingest", 1, "float32", "the same, one clip of every video read, float32 clips"),
-    "clip-length": ("clip-length", 1, "uint8", "the same, one clip a video, on the videos cut to their first clip "
-                    "(nothing read in vain)"),
+    "c3d-device-flip": ("ingest", C3D_CLIPS, "uint8", False, "the same, the flip left to the model's device too "
+                        "(flip=False and zoo.layers.RandomClipFlip in the model)"),
+    "c3d-float32": ("ingest", C3D_CLIPS, "float32", True, "the same, float32 clips (scaled to [0, 1] on these CPU "
+                    "cores)"),
+    "one-clip": ("ingest", 1, "uint8", True, "the same, one clip of every video read (the whole record read for one "
+                 "clip)"),
+    "one-clip-float32": ("ingest", 1, "float32", True, "the same, one clip of every video read, float32 clips"),
+    "clip-length": ("clip-length", 1, "uint8", True, "the same, one clip a video, on the videos cut to their first "
+                    "clip (nothing read in vain)"),
 }
 
 
@@ -291,8 +297,8 @@ def _throughput(videos, datasets, cores, clip_len, size, batch_size, frames, rou
 
     settings = dict(cores=cores, clip_len=clip_len, size=size, batch_size=batch_size, seed=seed)
     result = {name: _versus_limit(datasets[data], frames=frames, rounds=rounds, clips_per_video=k, dtype=dtype,
-                                  **settings)
-              for name, (data, k, dtype, _) in VARIANTS.items()}
+                                  flip=flip, **settings)
+              for name, (data, k, dtype, flip, _) in VARIANTS.items()}
     random.seed(seed)
     naive = iter(naive_loader(videos, clip_len, size, batch_size))
     next(naive)
@@ -385,7 +391,7 @@ def _versus_limit_row(name, rounds):
 
 
 def _rows(ingestion, speed, memory):
-    rows = [_versus_limit_row(title, speed[name]) for name, (_, _, _, title) in VARIANTS.items()]
+    rows = [_versus_limit_row(title, speed[name]) for name, (*_, title) in VARIANTS.items()]
     pipeline_fps = statistics.median(r["pipeline"]["fps"] for r in speed["one-clip-float32"])
     naive_fps = speed["naive"]["fps"]
     rows.append(_row("training pipeline, one float32 clip of every video read, vs. naive loader (TF tutorial "

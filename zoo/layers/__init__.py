@@ -1,5 +1,6 @@
 """Custom layers of the zoo; every one is registered for `.keras` serialization (no Lambda layers anywhere)."""
 
+from zoo.layers.augment import RandomClipFlip
 from zoo.layers.convgru import ConvGRU2D, ConvGRU2DCell
 from zoo.layers.flow import FlowImages
 from zoo.layers.grouped import GroupedConv2D, GroupedConv3D
@@ -21,6 +22,7 @@ __all__ = [
     "LocalResponseNormalization",
     "Maxout",
     "PerStep",
+    "RandomClipFlip",
     "Subsampling",
     "tie_layers",
 ]
