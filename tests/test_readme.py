@@ -20,6 +20,22 @@ def test_readme_script_runs(root, tmp_path):
     assert proc.stdout.strip().endswith("ok")
 
 
+def test_readme_device_flip_script_runs(root, tmp_path):
+    """The README's uint8 clips + RandomClipFlip example trains as written (two batches instead of 20 epochs), and
+    its model's flip is a training-time layer: at inference the model is the C3D it wraps, after the scaling."""
+    text = open(os.path.join(root, "README.md")).read()
+    code = next(c for c in re.findall(r"```python\n(.*?)```", text, re.S) if "RandomClipFlip()" in c)
+    assert "model.fit(train, epochs=20)" in code
+    code = code.replace("model.fit(train, epochs=20)", "history = model.fit(train.take(2), epochs=1, verbose=0)")
+    code += "\nimport numpy as np\nx = next(iter(train))[0]\nassert x.dtype == 'uint8'\n"
+    code += "assert np.allclose(model(x), c3d(np.asarray(x, 'float32') / 255), atol=1e-5)\n"
+    code += "assert np.isfinite(history.history['loss'][0])\nprint('ok')\n"
+    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": root})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.strip().endswith("ok")
+
+
 def test_every_registered_model_is_in_the_readme_table(root):
     import zoo
 
