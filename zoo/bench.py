@@ -201,13 +201,12 @@ def _many_videos_a_shard(shards, copies=COPIES):
     return out
 
 
-def _versus_limit(shards, cores, clip_len, size, batch_size, frames, rounds, seed, clips_per_video=1,
+def _versus_limit(shards, limit, clip_len, size, batch_size, frames, rounds, seed, clips_per_video=1,
                   dtype="float32", flip=True):
-    """Alternating rounds of the decode limit and the training pipeline on ``shards`` (read as shards of many
-    videos: `_many_videos_a_shard`)."""
+    """Alternating rounds of the decode limit (``limit``: `_decode_limit` of ``shards``) and the training pipeline on
+    ``shards`` (read as shards of many videos: `_many_videos_a_shard`)."""
     from pipelines import video
 
-    limit = _decode_limit(shards, clip_len, cores)
     clips = video.clips(_many_videos_a_shard(shards), clip_len=clip_len, size=size, batch_size=batch_size,
                         training=True, seed=seed, clips_per_video=clips_per_video, dtype=dtype, flip=flip)
     frames_of = lambda batch: int(batch[0].shape[0]) * clip_len
@@ -295,9 +294,10 @@ def _throughput(videos, datasets, cores, clip_len, size, batch_size, frames, rou
     naive loader."""
     import tensorflow as tf
 
-    settings = dict(cores=cores, clip_len=clip_len, size=size, batch_size=batch_size, seed=seed)
-    result = {name: _versus_limit(datasets[data], frames=frames, rounds=rounds, clips_per_video=k, dtype=dtype,
-                                  flip=flip, **settings)
+    settings = dict(clip_len=clip_len, size=size, batch_size=batch_size, seed=seed)
+    limits = {data: _decode_limit(datasets[data], clip_len, cores) for data in {v[0] for v in VARIANTS.values()}}
+    result = {name: _versus_limit(datasets[data], limits[data], frames=frames, rounds=rounds, clips_per_video=k,
+                                  dtype=dtype, flip=flip, **settings)
               for name, (data, k, dtype, flip, _) in VARIANTS.items()}
     random.seed(seed)
     naive = iter(naive_loader(videos, clip_len, size, batch_size))
