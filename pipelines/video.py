@@ -38,6 +38,7 @@ from pipelines import records
 from pipelines.datasets import ZooError
 
 AUTOTUNE = tf.data.AUTOTUNE
+MCU = 16  # px: the widest JPEG minimum coded unit (4:2:0 and 4:2:2 chroma; 8 for 4:4:4 and gray)
 INPUTS = ("rgb", "flow", "rgb+flow")
 
 
@@ -129,9 +130,13 @@ _SOURCES = {"rgb": (("frames",), None, lambda frames: frames, resize_for_crop),
 def _crops(jpegs, channels, size, wheres, values, resize, window):
     """The ``size`` crops at ``wheres`` of the frames of one video, JPEG strings [N] -> a list of [N, h, w, C].
 
-    With ``window`` (training: one random crop) and frames that need no resizing, only the crop's window of each
-    frame is decoded (`tf.io.decode_and_crop_jpeg`: ~12% less decoding, pixels within 2 levels of a whole decode);
-    otherwise the frames are decoded whole, resized if needed and cropped (evaluation: exactly `center_view`)."""
+    With ``window`` (training: one random crop) and frames that need no resizing, only a window of each frame is
+    decoded (`tf.io.decode_and_crop_jpeg`) and the crop sliced out of the clip: the window starts on the JPEG's MCU
+    grid (`MCU` px; a window off the grid makes TensorFlow decode every row into a scratch row and copy it out,
+    which cost more than decoding the whole frame on an Intel Xeon, docs/bench-pipeline.md) and keeps a column on
+    each side of the crop (the chroma upsampling of an edge column reads its neighbours), so the crop is exactly
+    the whole frame's (tests/test_data.py). Otherwise the frames are decoded whole, resized if needed and cropped
+    (evaluation: exactly `center_view`)."""
     def whole():
         frames = resize(values(_decode(jpegs, channels)), size)
         hw = tf.shape(frames)[1:3]
@@ -142,8 +147,13 @@ def _crops(jpegs, channels, size, wheres, values, resize, window):
     hw = tf.image.extract_jpeg_shape(jpegs[0])[:2]
 
     def window():
-        box = tf.stack(_origin(hw, size, wheres[0]) + list(size))
-        return [values(tf.stack([tf.io.decode_and_crop_jpeg(s, box, channels=channels) for s in tf.unstack(jpegs)]))]
+        top, left = _origin(hw, size, wheres[0])
+        # from the grid left of the crop's column before it (the frame's edge: no column) to the column after it
+        shift = left - tf.maximum(left - 1, 0) // MCU * MCU
+        extra = tf.minimum(hw[1] - left - size[1], 1)
+        box = tf.stack([top, left - shift, size[0], size[1] + shift + extra])
+        frames = tf.stack([tf.io.decode_and_crop_jpeg(s, box, channels=channels) for s in tf.unstack(jpegs)])
+        return [values(frames[:, :, shift:shift + size[1]])]
 
     return tf.cond(tf.reduce_all(_resized_shape(hw, size) == hw), window, whole)
 

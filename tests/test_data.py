@@ -197,6 +197,27 @@ def test_the_flip_on_the_model_s_device_is_the_pipeline_s_flip(train_files, tmp_
         layer(np.zeros((2, 3, 3), "uint8"), training=True)
 
 
+@pytest.mark.parametrize("channels", [3, 1])
+def test_the_training_window_is_the_crop_of_the_whole_frame_at_every_offset(channels):
+    """The training window (decoded from the MCU grid left of the crop to a column after it, the extra columns sliced
+    off) is exactly the crop of the whole decoded frame at every position, on and off the 16 px grid: RGB JPEGs with
+    4:2:0 chroma (16 px MCUs, the chroma upsampling of an edge column reads its neighbours) and grey ones (flow
+    planes, 8 px MCUs). Deciding the window on the grid alone left the edge columns up to 39 levels off."""
+    rng = np.random.default_rng(0)
+    # frames 48 x 120 for a 44 x 44 crop, as 128 x 228 for 112 x 112: the short side within 8/7, so not resized
+    smooth = tf.image.resize(rng.uniform(0, 255, (3, 12, 30, channels)), (48, 120)).numpy()  # textured
+    jpegs = tf.constant([tf.io.encode_jpeg(f.astype(np.uint8), quality=90).numpy() for f in smooth])
+    whole = np.stack([tf.io.decode_jpeg(j, channels=channels).numpy() for j in jpegs.numpy()]).astype(int)
+    identity = lambda frames: frames
+    for top in range(48 - 44 + 1):
+        for left in range(120 - 44 + 1):
+            where = (top / 4, left / 76)
+            window, = video._crops(jpegs, channels, (44, 44), [where], identity, video.resize_for_crop, window=True)
+            assert window.shape == (3, 44, 44, channels)
+            diff = np.abs(window.numpy().astype(int) - whole[:, top:top + 44, left:left + 44]).max()
+            assert diff == 0, (top, left, diff)
+
+
 def test_evaluation_views_and_center_crop(train_files):
     ds = video.clips(train_files, clip_len=4, size=(28, 28), batch_size=2, training=False, num_clips=3, crops=3)
     x, y = next(iter(ds))
