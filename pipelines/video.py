@@ -148,7 +148,7 @@ def _crops(jpegs, channels, size, wheres, values, resize, window):
 
     def window():
         top, left = _origin(hw, size, wheres[0])
-        # from the grid left of the crop's column before it (the frame's edge: no column) to the column after it
+        # from the MCU grid at or left of the column before the crop to the column after it (none at the frame's edges)
         shift = left - tf.maximum(left - 1, 0) // MCU * MCU
         extra = tf.minimum(hw[1] - left - size[1], 1)
         box = tf.stack([top, left - shift, size[0], size[1] + shift + extra])

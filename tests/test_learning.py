@@ -130,7 +130,7 @@ def test_local_motion_models_learn_real_clips(name, flow_data):
     """30 Adam steps on one batch of 16 real digit-actions inputs (clips, frames or flow) of the model's kind: the
     loss falls (measured: to 0.0004-0.87 of its start) and the models that see motion memorize the batch, judged on the
     best of the checks after 10, 20 and 30 steps: at this learning rate some swing once they have it (late fusion on
-    an Intel Xeon: 0.88, 0.75, 0.44; on an AMD EPYC it held 0.5 at step 30) - the short training run per model;
+    an Intel Xeon: 0.88, 0.75, 0.44; on an AMD EPYC the step-30 check passed) - the short training run per model;
     `zoo bench accuracy --family local` measures them on the test split."""
     info = zoo.model_info(name)
     keras.utils.set_random_seed(0)
