@@ -1,10 +1,11 @@
 """`RandomClipFlip`: the training pipeline's left-right flip, moved onto the model's device.
 
 `pipelines.video.clips` mirrors each training clip with probability 1/2, the whole clip at once (one coin a clip, as
-C3D and the two-stream ConvNets augment). On 2 CPU cores that reverse costs ~4 us a delivered frame, about 4% of the
-decode limit (`zoo bench pipeline`); an input pipeline that feeds an accelerator can leave it to the model, as it
-leaves the scaling of uint8 clips (``clips(dtype="uint8")`` and ``keras.layers.Rescaling``). Then read the clips
-with ``flip=False`` and put this layer first::
+C3D and the two-stream ConvNets augment). On 2 CPU cores that reverse costs ~4 us a delivered frame on an AMD EPYC,
+about 4% of the decode limit, and ~2% of the pipeline's CPU time on an Intel Xeon (`zoo bench pipeline`); an input
+pipeline that feeds an accelerator can leave it to the model, as it leaves the scaling of uint8 clips
+(``clips(dtype="uint8")`` and ``keras.layers.Rescaling``). Then read the clips with ``flip=False`` and put this
+layer first::
 
     model = keras.Sequential([keras.Input((16, 112, 112, 3), dtype="uint8"), RandomClipFlip(),
                               keras.layers.Rescaling(1 / 255), net])
