@@ -125,13 +125,29 @@ def flow_data():
     return datasets.video_dir("digit-actions", progress=False, train=4, val=1, test=1, flow="farneback")
 
 
+def _batch_norm_statistics_of(net, x):
+    """Sets every BatchNormalization layer's moving mean and variance to those of `x` (one forward pass in training
+    mode with momentum 0: the PreciseBN of Wu & Johnson 2021, "Rethinking 'Batch' in BatchNorm", on one batch)."""
+    layers = [layer for layer in net._flatten_layers() if isinstance(layer, keras.layers.BatchNormalization)]
+    momenta = [layer.momentum for layer in layers]
+    for layer in layers:
+        layer.momentum = 0.0
+    net(x, training=True)
+    for layer, momentum in zip(layers, momenta):
+        layer.momentum = momentum
+
+
 @pytest.mark.parametrize("name", LOCAL_MOTION)
 def test_local_motion_models_learn_real_clips(name, flow_data):
     """30 Adam steps on one batch of 16 real digit-actions inputs (clips, frames or flow) of the model's kind: the
-    loss falls (measured: to 0.0004-0.87 of its start) and the models that see motion memorize the batch, judged on the
-    best of the checks after 10, 20 and 30 steps: at this learning rate some swing once they have it (late fusion on
-    an Intel Xeon: 0.88, 0.75, 0.44; on an AMD EPYC the step-30 check passed) - the short training run per model;
-    `zoo bench accuracy --family local` measures them on the test split."""
+    loss falls to under half its start (measured on an Intel Xeon: 0.0003-0.28 of it) and the models that see motion
+    memorize the batch (accuracy 0.75-1.00; chance 0.1) - the short training run per model;
+    `zoo bench accuracy --family local` measures them on the test split.
+
+    The check runs in inference mode after the BatchNormalization statistics are set to the batch's own: after 30
+    steps the moving averages (momentum 0.99) still hold 74% of their initial values, and measured without this step
+    the inference-mode accuracy swung while the weights fit the batch (late fusion on an Intel Xeon after 10, 20, 30
+    steps: 0.88, 0.81, 0.38; with the batch's statistics 1.00 at all three, the loss 0.068, 0.011, 0.001 of its start)."""
     info = zoo.model_info(name)
     keras.utils.set_random_seed(0)
     net = zoo.build(name, "tiny", num_classes=10)
@@ -140,14 +156,12 @@ def test_local_motion_models_learn_real_clips(name, flow_data):
                        stride=info.clip_stride(zoo.resolve(name, "tiny")))
     x, y = next(iter(ds))
     first = net.evaluate(x, y, verbose=0, return_dict=True)
-    checks = []
-    for step in range(1, 31):
+    for _ in range(30):
         net.train_on_batch(x, y)
-        if step % 10 == 0:
-            checks.append(net.evaluate(x, y, verbose=0, return_dict=True))
-    last, best = checks[-1], max(c["accuracy"] for c in checks)
-    print(f"\n{name}: loss {first['loss']:.3f} -> {last['loss']:.3f}, accuracy {first['accuracy']:.2f} -> "
-          + ", ".join(f"{c['accuracy']:.2f}" for c in checks))
-    assert last["loss"] < 0.9 * first["loss"]
+    _batch_norm_statistics_of(net, x)  # (Ji et al.'s 3D CNN has none)
+    last = net.evaluate(x, y, verbose=0, return_dict=True)
+    print(f"\n{name}: loss {first['loss']:.3f} -> {last['loss']:.4f}, accuracy {first['accuracy']:.2f} -> "
+          f"{last['accuracy']:.2f}")
+    assert last["loss"] < 0.5 * first["loss"]
     if info.input == "clip" or name == "two-stream-temporal":  # they see the motion: the batch is learnt
-        assert best >= 0.5
+        assert last["accuracy"] >= 0.5
