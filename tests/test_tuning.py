@@ -39,7 +39,8 @@ def _free_port():
 def test_distributed_search_runs_every_trial_exactly_once(tmp_path, root):
     port = _free_port()
     cmd = [sys.executable, "-m", "zoo", "tune", "vae", "--data", "mnist", "--max-trials", "4", "--epochs", "1",
-           "--batch-size", "500", "--set", "hidden=16,32,48,64", "--run-dir", str(tmp_path), "--verbose", "1"]
+           "--steps-per-epoch", "2", "--batch-size", "500", "--set", "hidden=16,32,48,64", "--run-dir", str(tmp_path),
+           "--verbose", "1"]
     procs = {}
     for tuner_id in ("chief", "tuner0", "tuner1"):
         env = {**os.environ, "KERASTUNER_TUNER_ID": tuner_id, "KERASTUNER_ORACLE_IP": "127.0.0.1",
@@ -83,42 +84,52 @@ def rss_mb():
     with open("/proc/self/statm") as f:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
-seen = []
+seen, steps = [], []
 class AfterTrial(keras.callbacks.Callback):
+    def on_train_begin(self, logs=None):
+        steps.append(0)
+    def on_train_batch_end(self, batch, logs=None):
+        steps[-1] += 1
     def on_train_end(self, logs=None):
         seen.append(rss_mb())
 
 hypermodels.search(sys.argv[2], "mnist", max_trials=int(sys.argv[3]), epochs=1, batch_size=64, directory=sys.argv[1],
-                   callbacks=[AfterTrial()])
-print(json.dumps(seen))
+                   callbacks=[AfterTrial()], steps_per_epoch=int(sys.argv[4]))
+print(json.dumps([seen, steps]))
 """
 
 
+STEPS = 4  # a trial trains on 4 batches (`search(steps_per_epoch=...)`; a whole epoch is 63), then it is judged
+
+
 def rss_per_trial(directory, root, model, trials):
-    """Resident memory (MB) after each of ``trials`` tiny trials of ``model``'s default search, in a fresh process."""
+    """Resident memory (MB) after each of ``trials`` tiny trials of ``model``'s default search, in a fresh process.
+    Every trial is built, compiled, trained (`STEPS` batches) and judged as in a full search."""
     env = dict(os.environ, PYTHONPATH=root, TF_CPP_MIN_LOG_LEVEL="3")
-    out = subprocess.run([sys.executable, "-c", RSS_PER_TRIAL, str(directory), model, str(trials)], env=env,
-                         capture_output=True, text=True, timeout=600)
+    out = subprocess.run([sys.executable, "-c", RSS_PER_TRIAL, str(directory), model, str(trials), str(STEPS)],
+                         env=env, capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-2000:]
-    rss = json.loads(out.stdout.strip().splitlines()[-1])
+    rss, steps = json.loads(out.stdout.strip().splitlines()[-1])
     assert len(rss) == trials
+    assert steps == [STEPS] * trials  # steps_per_epoch was followed by every trial
     return rss
 
 
 def test_memory_stays_flat_over_twenty_trials(tmp_path, root):
     """Resident memory after each of 20 VAE trials, in a fresh process: after the first few (caches, the data
     pipeline) it stays flat. Before the fixes in `ZooHyperModel.build` every trial kept ~17 MB (its traced train
-    graph, pinned by TensorFlow's custom-gradient registry, and its optimizer's initializer graphs): 250 MB here."""
+    graph, pinned by TensorFlow's custom-gradient registry, and its optimizer's initializer graphs): 286 MB over
+    trials 6-20 here, measured with this test's 4-step trials (whole-epoch trials: 250 MB)."""
     rss = rss_per_trial(tmp_path, root, "vae", 20)
-    growth = max(rss[5:]) - rss[4]  # measured: 12 MB over 15 trials (0.8 MB each)
+    growth = max(rss[5:]) - rss[4]  # measured: 10 MB over 15 trials (0.7 MB each; whole-epoch trials: 9-12)
     assert growth < 40, f"resident memory grew {growth:.0f} MB over trials 6-20: {[round(r) for r in rss]}"
 
 
 def test_gan_memory_stays_flat_with_the_fid_objective(tmp_path, root):
     """25 DCGAN trials of the default space, each judged by FID (which reads the embedded test digits): the slope
-    of resident memory over trials 6-25 stays under 1.2 MB a trial. Measured: 0.05 (40 trials); before the MNIST
-    arrays were parsed once per process, 2.2-3.2 (np.genfromtxt's heap, left behind by every trial's judge).
-    Single readings scatter by about 7 MB, the slope by about 0.3."""
+    of resident memory over trials 6-25 stays under 1.2 MB a trial. Measured with 4-step trials: 0.17, and 3.29 with
+    the MNIST arrays parsed again by every trial's judge as before they were parsed once per process (np.genfromtxt's
+    heap left behind; whole-epoch trials: 0.05-0.72, and 2.2-3.2 before). Single readings scatter by about 7 MB."""
     rss = rss_per_trial(tmp_path, root, "dcgan", 25)
     slope = np.polyfit(np.arange(5, 25), rss[5:], 1)[0]
     assert slope < 1.2, f"resident memory grew {slope:.2f} MB a trial over trials 6-25: {[round(r) for r in rss]}"

@@ -151,23 +151,28 @@ class ZooHyperModel(kt.HyperModel):
             net.optimizer.build(net.trainable_variables)
         return net
 
-    def _datasets(self, model, stride):
+    def _datasets(self, model, stride, repeat=False):
         """(train, validation) for this model's input shape, built once per shape: a pipeline per trial would pile
-        up in memory (image datasets hold their arrays as graph constants)."""
-        key = (str(zdata.model_input(model)), stride)
+        up in memory (image datasets hold their arrays as graph constants). ``repeat``: the training data repeated."""
+        key = (str(zdata.model_input(model)), stride, repeat)
         if key not in self._cache:
-            val_split = "val" if "val" in self.data_info.splits else "test"
-            self._cache[key] = (
-                zdata.dataset(self.info, model, self.data, "train", self.batch_size, True, seed=self.seed,
-                              stride=stride),
-                zdata.dataset(self.info, model, self.data, val_split, self.batch_size, False, stride=stride))
+            if repeat:
+                train, val = self._datasets(model, stride)
+                self._cache[key] = (train.repeat(), val)
+            else:
+                val_split = "val" if "val" in self.data_info.splits else "test"
+                self._cache[key] = (
+                    zdata.dataset(self.info, model, self.data, "train", self.batch_size, True, seed=self.seed,
+                                  stride=stride),
+                    zdata.dataset(self.info, model, self.data, val_split, self.batch_size, False, stride=stride))
         return self._cache[key]
 
-    def fit(self, hp, model, *args, epochs=3, callbacks=None, verbose=0, **kwargs):
+    def fit(self, hp, model, *args, epochs=3, callbacks=None, verbose=0, steps_per_epoch=None, **kwargs):
         arguments = zoo.resolve(self.model, self.preset, **self.arguments(hp))
-        train, val = self._datasets(model, self.info.clip_stride(arguments))
+        # with steps_per_epoch the training data repeats: each epoch takes the next steps_per_epoch batches
+        train, val = self._datasets(model, self.info.clip_stride(arguments), repeat=bool(steps_per_epoch))
         history = model.fit(train, validation_data=val, epochs=epochs, callbacks=callbacks, verbose=verbose,
-                            shuffle=False)
+                            shuffle=False, steps_per_epoch=steps_per_epoch)
         logs = {k: v[-1] for k, v in history.history.items()}
         if _objective(self.info, model).name == "fid":
             logs["fid"] = judge.judge(model, self.data)["fid"]
@@ -175,13 +180,15 @@ class ZooHyperModel(kt.HyperModel):
 
 
 def search(model, data, *, tuner="random", max_trials=10, epochs=3, batch_size=32, space=None, preset="tiny",
-           directory="runs/tune", seed=0, verbose=0, callbacks=()):
-    """Run a search (``callbacks``: Keras callbacks for every trial's fit); writes ``best.json`` (hyperparameters, builder arguments, score) and ``best.keras`` into
-    ``directory`` and returns the keras-tuner tuner."""
+           directory="runs/tune", seed=0, verbose=0, callbacks=(), steps_per_epoch=None):
+    """Run a search (``callbacks``: Keras callbacks for every trial's fit; ``steps_per_epoch``: train each trial's
+    epochs on that many batches of the repeated training data instead of one pass, for quick trials on a large
+    dataset); writes ``best.json`` (hyperparameters, builder arguments, score) and ``best.keras`` into ``directory``
+    and returns the keras-tuner tuner."""
     if tuner not in TUNERS:
         raise ZooError(f"unknown tuner {tuner!r}; choose one of {', '.join(TUNERS)}")
-    if max_trials < 1 or epochs < 1:
-        raise ZooError("max trials and epochs must be positive")
+    if max_trials < 1 or epochs < 1 or (steps_per_epoch is not None and steps_per_epoch < 1):
+        raise ZooError("max trials, epochs and steps per epoch must be positive")
     hypermodel = ZooHyperModel(model, data, preset, space, batch_size=batch_size, seed=seed)
     probe = zoo.build(model, preset, **hypermodel.fixed)
     kwargs = dict(max_epochs=epochs) if tuner == "hyperband" else dict(max_trials=max_trials)
@@ -189,7 +196,8 @@ def search(model, data, *, tuner="random", max_trials=10, epochs=3, batch_size=3
                       project_name=f"{model}-{os.path.basename(data.rstrip('/'))}", seed=seed, overwrite=False,
                       **kwargs)
     del probe
-    t.search(epochs=epochs, verbose=verbose, callbacks=[keras.callbacks.TerminateOnNaN(), *callbacks])
+    t.search(epochs=epochs, verbose=verbose, callbacks=[keras.callbacks.TerminateOnNaN(), *callbacks],
+             steps_per_epoch=steps_per_epoch)
     if os.environ.get("KERASTUNER_TUNER_ID", "chief") == "chief" and t.oracle.get_best_trials(1):
         best = t.oracle.get_best_trials(1)[0]
         result = {"model": model, "data": data, "tuner": tuner, "score": best.score,

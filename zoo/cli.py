@@ -173,7 +173,7 @@ def cmd_tune(args):
     directory = args.run_dir or os.path.join("runs", f"tune-{args.model}-{os.path.basename(args.data.rstrip('/'))}")
     tuner = hypermodels.search(args.model, args.data, tuner=args.tuner, max_trials=args.max_trials,
                                epochs=args.epochs, batch_size=args.batch_size, space=space, directory=directory,
-                               seed=args.seed, verbose=args.verbose)
+                               seed=args.seed, verbose=args.verbose, steps_per_epoch=args.steps_per_epoch)
     best = os.path.join(directory, "best.json")
     if os.path.exists(best):
         tuner.results_summary(3)
@@ -298,6 +298,8 @@ def build_parser():
     u.add_argument("--max-trials", type=int, default=10)
     u.add_argument("--epochs", type=int, default=3, help="per trial (hyperband: the most per trial)")
     u.add_argument("--batch-size", type=int, default=32)
+    u.add_argument("--steps-per-epoch", type=int,
+                   help="batches per trial epoch, the training data repeated (default: one pass over it)")
     u.add_argument("--set", action="append", metavar="KEY=V1,V2,...",
                    help="search this argument over these values instead of the family's default space")
     u.add_argument("--run-dir", help="the search's directory (default runs/tune-MODEL-DATA)")
