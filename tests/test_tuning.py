@@ -75,14 +75,17 @@ def test_dcgan_search_minimizes_fid_over_beta1_and_width(tmp_path):
     assert model.d_optimizer.beta_1 == best["hyperparameters"]["beta_1"]
 
 
-RSS_PER_TRIAL = """
+RSS_MB = """
 import json, os, sys
-import keras
-from tuning import hypermodels
 
 def rss_mb():
     with open("/proc/self/statm") as f:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+"""
+
+RSS_PER_TRIAL = RSS_MB + """
+import keras
+from tuning import hypermodels
 
 seen, steps = [], []
 class AfterTrial(keras.callbacks.Callback):
@@ -102,14 +105,19 @@ print(json.dumps([seen, steps]))
 STEPS = 4  # a trial trains on 4 batches (`search(steps_per_epoch=...)`; a whole epoch is 63), then it is judged
 
 
+def _in_fresh_process(root, script, *args):
+    """What ``script`` prints last, as JSON, run in a fresh Python process with ``args``."""
+    env = dict(os.environ, PYTHONPATH=root, TF_CPP_MIN_LOG_LEVEL="3")
+    out = subprocess.run([sys.executable, "-c", script, *map(str, args)], env=env, capture_output=True, text=True,
+                         timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
 def rss_per_trial(directory, root, model, trials):
     """Resident memory (MB) after each of ``trials`` tiny trials of ``model``'s default search, in a fresh process.
     Every trial is built, compiled, trained (`STEPS` batches) and judged as in a full search."""
-    env = dict(os.environ, PYTHONPATH=root, TF_CPP_MIN_LOG_LEVEL="3")
-    out = subprocess.run([sys.executable, "-c", RSS_PER_TRIAL, str(directory), model, str(trials), str(STEPS)],
-                         env=env, capture_output=True, text=True, timeout=600)
-    assert out.returncode == 0, out.stderr[-2000:]
-    rss, steps = json.loads(out.stdout.strip().splitlines()[-1])
+    rss, steps = _in_fresh_process(root, RSS_PER_TRIAL, directory, model, trials, STEPS)
     assert len(rss) == trials
     assert steps == [STEPS] * trials  # steps_per_epoch was followed by every trial
     return rss
@@ -125,14 +133,9 @@ def test_memory_stays_flat_over_twenty_trials(tmp_path, root):
     assert growth < 40, f"resident memory grew {growth:.0f} MB over trials 6-20: {[round(r) for r in rss]}"
 
 
-RSS_PER_JUDGE = """
-import json, os, sys
+RSS_PER_JUDGE = RSS_MB + """
 import zoo
 from zoo.training import judge
-
-def rss_mb():
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 net, seen = zoo.build("dcgan", "tiny"), []
 for _ in range(int(sys.argv[1])):
@@ -148,11 +151,7 @@ def test_fid_judge_memory_stays_flat(root):
     -0.02 (every reading within 2 MB); 0.84 with the MNIST arrays parsed again by every judge, as before they were
     parsed once per process (np.genfromtxt's heap left behind: 3.3 MB a trial between training steps, the test
     below). The whole trials, 25 DCGAN trials of a search: `make bench`."""
-    env = dict(os.environ, PYTHONPATH=root, TF_CPP_MIN_LOG_LEVEL="3")
-    out = subprocess.run([sys.executable, "-c", RSS_PER_JUDGE, "25"], env=env, capture_output=True, text=True,
-                         timeout=600)
-    assert out.returncode == 0, out.stderr[-2000:]
-    rss = json.loads(out.stdout.strip().splitlines()[-1])
+    rss = _in_fresh_process(root, RSS_PER_JUDGE, 25)
     slope = np.polyfit(np.arange(5, 25), rss[5:], 1)[0]
     assert slope < 0.4, f"resident memory grew {slope:.2f} MB a judge over judges 6-25: {[round(r) for r in rss]}"
 
