@@ -78,11 +78,14 @@ class _Poison(keras.callbacks.Callback):
                 w.assign(np.full(w.shape, np.nan, w.dtype))
 
 
-def test_nan_loss_stops_with_the_step(tmp_path):
+def test_nan_loss_stops_with_the_step(tmp_path, capsys):
     with pytest.raises(ZooError, match=r"NaN or infinite at step 6 \(epoch 1, batch 6\)"):
         run.train("vae", "mnist", epochs=2, batch_size=100, run_dir=str(tmp_path / "nan"), verbose=0,
                   callbacks=[_Poison()])
     assert not os.path.exists(tmp_path / "nan" / "model.keras")
+    # the poisoned model's samples are NaN: said, and no (black) sample grid pretends otherwise
+    assert "the samples of epoch 1 are not finite" in capsys.readouterr().out
+    assert not os.path.exists(tmp_path / "nan" / "figures" / "samples-epoch-001.png")
 
 
 def test_checkpoints_are_atomic(tmp_path, monkeypatch):

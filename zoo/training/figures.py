@@ -131,5 +131,9 @@ class SampleGrid(keras.callbacks.Callback):
         self.directory, self.num, self.seed = directory, num, seed
 
     def on_epoch_end(self, epoch, logs=None):
-        image_grid(np.asarray(self.model.sample(self.num, seed=self.seed)),
-                   os.path.join(self.directory, f"samples-epoch-{epoch + 1:03d}.png"))
+        samples = np.asarray(self.model.sample(self.num, seed=self.seed))
+        if samples.dtype != np.uint8 and not np.isfinite(samples).all():  # a black grid would hide the NaN
+            print(f"zoo: the samples of epoch {epoch + 1} are not finite (NaN or inf): no sample grid written",
+                  flush=True)
+            return
+        image_grid(samples, os.path.join(self.directory, f"samples-epoch-{epoch + 1:03d}.png"))
