@@ -31,6 +31,7 @@ def test_layout(root):
     (["train", "vae", "--data", "mnist", "--clips-per-video", "2"], "clips per video apply to video datasets"),
     (["train", "c3d", "--data", "digit-actions", "--clips-per-video", "0"], "clips per video must be positive"),
     (["train", "c3d", "--data", "digit-actions", "--strategy", "multiworker"], "needs TF_CONFIG"),
+    (["tune", "vae", "--data", "mnist", "--steps-per-epoch", "0"], "steps per epoch must be positive"),
     (["evaluate", "/no/such/run"], "is not a run directory"),
     (["sample", "/no/such/run"], "is not a run directory"),
 ])
