@@ -4,6 +4,8 @@ On this CPU both mixed policies are slow (bfloat16 kernels without hardware supp
 kernels, compiled per model): the sweep over every model runs in `make bench` (marker ``bench``), and `make test`
 runs it for one model of each kind of training step."""
 
+import warnings
+
 import keras
 import numpy as np
 import pytest
@@ -73,7 +75,16 @@ def test_float16_run_trains_and_evaluates_end_to_end(tmp_path):
     data = datasets.video_dir("digit-actions", progress=False, train=4, val=1, test=2)
     run_dir = run.train("c3d", data, epochs=1, batch_size=8, precision="mixed_float16", run_dir=str(tmp_path / "r"),
                         verbose=0)
-    assert {layer.dtype_policy.name for layer in run.load_model(run_dir).layers} >= {"mixed_float16"}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        net = run.load_model(run_dir)
+    assert {layer.dtype_policy.name for layer in net.layers} >= {"mixed_float16"}
+    # its optimizer came back whole: loss scaling and the state of the 5 steps (40 clips, batch 8); loaded under
+    # float32 it was a fresh plain Adam with a "Skipping variable loading" warning
+    assert isinstance(net.optimizer, keras.optimizers.LossScaleOptimizer)
+    assert int(net.optimizer.iterations.numpy()) == 5
+    assert not [w for w in caught if "Skipping variable loading" in str(w.message)]
+    assert keras.mixed_precision.global_policy().name == "float32"  # the load left the global policy as it was
     result = run.evaluate(run_dir, num_clips=2)
     assert result["videos"] == 20 and 0 <= result["video_hit@1"] <= 1
     path, signatures = run.export(run_dir)

@@ -11,6 +11,7 @@
       export/             the SavedModel (`export`)
 """
 
+import contextlib
 import datetime
 import json
 import os
@@ -47,14 +48,28 @@ def load_config(run_dir):
         return json.load(f)
 
 
+@contextlib.contextmanager
+def _global_policy(precision):
+    """Keras' global dtype policy set to ``precision`` inside the block, restored after it."""
+    policy = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy(precision)
+    try:
+        yield
+    finally:
+        keras.mixed_precision.set_global_policy(policy)
+
+
 def load_model(run_dir):
-    """The trained model of a run, reloaded from .keras with safe_mode (no arbitrary code)."""
-    load_config(run_dir)
+    """The trained model of a run, reloaded from .keras with safe_mode (no arbitrary code), under the run's
+    precision: a mixed_float16 model compiles with its LossScaleOptimizer again and gets its saved state back
+    (loaded under float32, Keras gave it a plain optimizer, warned and left the optimizer's state behind)."""
+    config = load_config(run_dir)
     path = os.path.join(run_dir, "model.keras")
     if not os.path.isfile(path):
         raise ZooError(f"{run_dir!r} holds no model.keras: its training did not finish")
     zoo.list_models()  # registers the zoo's serializable classes
-    return keras.saving.load_model(path, safe_mode=True)
+    with _global_policy(config.get("precision", "float32")):
+        return keras.saving.load_model(path, safe_mode=True)
 
 
 def custom_gradients():
@@ -155,13 +170,8 @@ def train(model, data, *, preset="tiny", overrides=None, epochs=10, batch_size=3
     keras.utils.set_random_seed(seed)
     strategy = get_strategy(strategy) if isinstance(strategy, str) else strategy
     jit = jit_compile(jit, precision)
-    policy = keras.mixed_precision.global_policy()
-    keras.mixed_precision.set_global_policy(precision)
-    try:
-        with strategy.scope():
-            net = zoo.build(model, preset, **overrides)
-    finally:
-        keras.mixed_precision.set_global_policy(policy)
+    with _global_policy(precision), strategy.scope():
+        net = zoo.build(model, preset, **overrides)
     zdata.check(info, data_info, model=net)
     val_split = "val" if "val" in data_info.splits else "test"
     stride = _frame_step(info, arguments, frame_step)
