@@ -27,7 +27,7 @@ from pipelines import datasets
 from zoo.errors import ZooError
 from zoo.training import data as zdata
 from zoo.training import judge
-from zoo.training.run import _compile, custom_gradients, forget_custom_gradients
+from zoo.training.run import _compile, build_training_state, custom_gradients, forget_custom_gradients
 
 def _announcing(tuner_class):
     """The tuner class, saying which process runs each trial (in a distributed search: which worker)."""
@@ -143,12 +143,11 @@ class ZooHyperModel(kt.HyperModel):
         lr = hp.Float("learning_rate", *self.learning_rate, sampling="log")
         if "beta_1" in self.space:
             net.compile(optimizer=keras.optimizers.Adam(lr, beta_1=hp.Choice("beta_1", list(self.space["beta_1"]))))
+            build_training_state(net, self.info)
         else:
             _compile(net, self.info, lr, jit=False)
-        # Built here, eagerly: an optimizer built inside the first traced train step leaves its variables'
-        # initializer graphs in TensorFlow's function library for good (about 40 graphs per trial for the VAE).
-        if not net.optimizer.built:
-            net.optimizer.build(net.trainable_variables)
+        # (built eagerly: an optimizer built inside the first traced train step also leaves its variables'
+        # initializer graphs in TensorFlow's function library for good, about 40 graphs per trial for the VAE)
         return net
 
     def _datasets(self, model, stride, repeat=False):
