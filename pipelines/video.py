@@ -38,6 +38,7 @@ from pipelines import records
 from pipelines.datasets import ZooError
 
 AUTOTUNE = tf.data.AUTOTUNE
+plain = tf.autograph.experimental.do_not_convert  # a tf.data function traced as written
 MCU = 16  # px: the widest JPEG minimum coded unit (4:2:0 and 4:2:2 chroma; 8 for 4:4:4 and gray)
 INPUTS = ("rgb", "flow", "rgb+flow")
 
@@ -323,7 +324,9 @@ def clips(files, *, clip_len=1, size, batch_size, training, stride=1, channels=3
         def view(selected):
             return selected, _views(selected, wheres, None, **shape)
 
-    ds = ds.map(select, num_parallel_calls=AUTOTUNE)
+    # The map functions branch on tensors with tf.cond only, so autograph's rewrite of them is skipped: it cost
+    # 1.7 s at a process's first pipeline (every `zoo train`), for the same graph (the same batches, measured).
+    ds = ds.map(plain(select), num_parallel_calls=AUTOTUNE)
     if training and clips_per_video > 1:
         ds = ds.unbatch()
     if count is not None:
@@ -348,10 +351,10 @@ def clips(files, *, clip_len=1, size, batch_size, training, stride=1, channels=3
             out += (example["id"],)
         return out if len(out) > 1 else out[0]
 
-    ds = ds.map(lambda *a: finish(*view(*a)), num_parallel_calls=AUTOTUNE)
+    ds = ds.map(plain(lambda *a: finish(*view(*a))), num_parallel_calls=AUTOTUNE)
     ds = ds.batch(batch_size, drop_remainder=training if drop_remainder is None else drop_remainder,
                   num_parallel_calls=AUTOTUNE)
     if dtype == "float32":
-        ds = ds.map(lambda *batch: tf.nest.map_structure(_normalized, batch if len(batch) > 1 else batch[0]),
+        ds = ds.map(plain(lambda *batch: tf.nest.map_structure(_normalized, batch if len(batch) > 1 else batch[0])),
                     num_parallel_calls=AUTOTUNE)
     return ds.prefetch(AUTOTUNE)
