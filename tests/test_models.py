@@ -163,7 +163,8 @@ def test_tiny_trains_and_round_trips(name, tmp_path):
     logs = net.train_on_batch(x, y, return_dict=True)
     assert np.isfinite(logs["loss"])
     # the optimizer's and metrics' variables existed before the first step, so its train step was traced once
-    # (`run.build_training_state`; created inside the trace, 134 of them for GRU-RCN, they cost a second trace)
+    # (`run.build_training_state`; created inside the trace, 134 of them for the bidirectional GRU-RCN, they cost
+    # a second trace)
     assert [v.path for v in _state(net) if id(v) not in state] == []
     moved = [not np.array_equal(b, np.array(w)) for b, w in zip(before, net.trainable_weights)]
     assert all(moved), [w.path for w, m in zip(net.trainable_weights, moved) if not m]
@@ -202,7 +203,7 @@ def test_building_the_training_state_first_halves_the_first_step():
     """The first `train_on_batch` of the tiny bidirectional GRU-RCN (the longest trace of the tiny presets) with
     the optimizer and metrics built by `run.build_training_state` before it, and with them left to Keras (created
     inside the first trace, which is then traced again), alternating, after one warm-up: the built runs take at
-    most 0.7 of the time (measured on an Intel Xeon: 8.5 s vs 17.7 s)."""
+    most 0.7 of the time (measured on an Intel Xeon: 8.7 s vs 16.5 s)."""
     info = zoo.model_info("gru-rcn-bidirectional")
     seconds = {True: [], False: []}
     for build in (True, True, False, True, False):  # the first is the warm-up
