@@ -146,8 +146,9 @@ class ZooHyperModel(kt.HyperModel):
             build_training_state(net, self.info)
         else:
             _compile(net, self.info, lr, jit=False)
-        # (built eagerly: an optimizer built inside the first traced train step also leaves its variables'
-        # initializer graphs in TensorFlow's function library for good, about 40 graphs per trial for the VAE)
+        # Both branches build the optimizer eagerly (`build_training_state`): one built inside the first traced
+        # train step leaves its variables' initializer graphs in TensorFlow's function library for good (about 40
+        # graphs per trial for the VAE).
         return net
 
     def _datasets(self, model, stride, repeat=False):
