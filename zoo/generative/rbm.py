@@ -33,6 +33,7 @@ from zoo import distribute
 from zoo.generative.autoencoder import autoencoder_deep, dense_layers
 from zoo.generative.common import images_of, plain, to_uint8
 from zoo.registry import register
+from zoo.training.data import release_iterators
 
 UNITS = ("bernoulli", "gaussian")
 
@@ -245,6 +246,7 @@ def stack(images, sizes=(1000, 500, 250, 30), epochs=50, batch_size=100, cd_k=1,
         layer.fit(x, epochs=epochs, batch_size=batch_size, shuffle=True, verbose=verbose)
         x = np.concatenate([np.asarray(layer.hidden_mean(x[j:j + 1000])) for j in range(0, len(x), 1000)])
         rbms.append(layer)
+    release_iterators()  # the last fit's tf.data iterator, now rather than at some later garbage collection
     return rbms
 
 

@@ -31,6 +31,7 @@ import numpy as np
 import zoo
 from pipelines import datasets
 from zoo.training import figures, fusion, metrics, run
+from zoo.training.data import release_iterators
 
 # (row name, registered model, builder overrides): the local-motion family of the lecture (issue 4) and C3D.
 LOCAL = [
@@ -349,6 +350,7 @@ def _rbm_pretrained(train, epochs, batch_size, seed):
                                seed=seed))
     net.compile()
     net.fit(train.astype("float32") / 255.0, epochs=epochs, batch_size=batch_size, verbose=2)
+    release_iterators()
     return net
 
 

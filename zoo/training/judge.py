@@ -30,6 +30,7 @@ import tensorflow as tf
 
 from pipelines import datasets
 from zoo.errors import ZooError
+from zoo.training.data import release_iterators
 
 DIGITS_SHAPE = (28, 28, 1)
 DIGITS_VERSION = 1  # bump when the classifier or its training changes: the cache key
@@ -136,6 +137,7 @@ def digit_classifier(seed=0, weights=None, epochs=4):
     train = tf.data.Dataset.from_tensor_slices((x.astype("float32") / 255.0, y)).shuffle(len(x), seed=seed)
     net.compile(optimizer=keras.optimizers.Adam(1e-3), loss=keras.losses.SparseCategoricalCrossentropy(True))
     net.fit(train.batch(64), epochs=epochs, verbose=0)
+    release_iterators()
     os.makedirs(os.path.dirname(path), exist_ok=True)
     fd, tmp = tempfile.mkstemp(suffix=".weights.h5", dir=os.path.dirname(path))
     os.close(fd)

@@ -238,6 +238,7 @@ def train(model, data, *, preset="tiny", overrides=None, epochs=10, batch_size=3
     if resuming:
         print(f"zoo: resuming {run_dir} from its backup", flush=True)
     net.fit(train_ds, validation_data=val_ds, **fit)
+    zdata.release_iterators()
     if nan.step:
         step, epoch, batch = nan.step
         raise ZooError(f"the loss became NaN or infinite at step {step} (epoch {epoch}, batch {batch}); training "
@@ -321,6 +322,7 @@ def evaluate(run_dir, data=None, split="test", num_clips=4, crops=1, batch_size=
     else:
         ds = zdata.dataset(info, net, data, split, batch_size, training=False)
         logs = net.evaluate(ds, verbose=0, return_dict=True)
+        zdata.release_iterators()
         result.update({k: float(v) for k, v in logs.items()})
         if hasattr(net, "log_likelihood") and nll_samples:
             x = datasets.image_arrays(data, split, zdata.image_shape(net))[0][:nll_examples].astype("float32") / 255.0
