@@ -244,9 +244,9 @@ def stack(images, sizes=(1000, 500, 250, 30), epochs=50, batch_size=100, cd_k=1,
                     image_shape=images.shape[1:] if i == 0 else None, seed=seed + i, name=f"rbm_{i + 1}")
         layer.compile(optimizer=optimizer() if optimizer else None)
         layer.fit(x, epochs=epochs, batch_size=batch_size, shuffle=True, verbose=verbose)
+        release_iterators()  # its tf.data iterator now, not after the next RBMs' training (`zoo.training.data`)
         x = np.concatenate([np.asarray(layer.hidden_mean(x[j:j + 1000])) for j in range(0, len(x), 1000)])
         rbms.append(layer)
-    release_iterators()  # the last fit's tf.data iterator, now rather than at some later garbage collection
     return rbms
 
 
