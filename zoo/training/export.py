@@ -19,7 +19,6 @@ import subprocess
 import sys
 import tempfile
 
-import keras
 import numpy as np
 import tensorflow as tf
 
@@ -103,16 +102,24 @@ def export_saved_model(model, path, input_kind, class_names=()):
     """Write ``model`` as a SavedModel at ``path`` (replacing what was there) and return the signature names. Every
     signature checks its inputs' shapes at run time (one clear message naming the expected shape)."""
     endpoints_ = endpoints(model, input_kind, class_names)
-    archive = keras.export.ExportArchive()
-    archive.track(model)
+    # What `keras.export.ExportArchive` writes (the model's variables, one tf.function per endpoint, every endpoint a
+    # signature, the first also `serving_default`), without its two extra costs: a trace of each endpoint before
+    # the save traces it again, and a walk of every layer's object graph for lookup tables (none in the zoo's
+    # models) that traced each layer's call once more. The tiny GRU-RCN's export took 6.7 s through it.
+    root = tf.__internal__.tracking.AutoTrackable()
+    for collection in ("variables", "trainable_variables", "non_trainable_variables"):
+        setattr(root, collection, list(getattr(model, collection)))
+    signatures = {}
     for name, (fn, signature) in endpoints_.items():
-        archive.add_endpoint(name, _with_checks(fn, signature), input_signature=signature)
+        signatures[name] = tf.function(_with_checks(fn, signature), input_signature=signature, autograph=False)
+        setattr(root, name, signatures[name])
+    signatures.setdefault("serving_default", next(iter(signatures.values())))
     path = os.path.abspath(path)
     parent = os.path.dirname(path)
     os.makedirs(parent, exist_ok=True)
     tmp = tempfile.mkdtemp(prefix=".export-", dir=parent)
     try:
-        archive.write_out(os.path.join(tmp, "model"), verbose=False)
+        tf.saved_model.save(root, os.path.join(tmp, "model"), signatures=signatures)
         if os.path.exists(path):
             old = tempfile.mkdtemp(prefix=".old-export-", dir=parent)
             os.rename(path, os.path.join(old, "model"))
@@ -178,7 +185,10 @@ def verify_in_fresh_process(models):
         wants.append({k: np.asarray(v) for k, v in fn(*[tf.constant(inputs[s.name]) for s in signature]).items()})
         jobs.append((saved_model, "serving_default", inputs))
     results = []
-    for (_, saved_model, _, _), want, got in zip(models, wants, run_in_fresh_process(jobs)):
+    for (model, saved_model, _, _), want, got in zip(models, wants, run_in_fresh_process(jobs)):
+        if int(got["__variables__"]) != len(model.variables):
+            raise AssertionError(f"{saved_model} restores {int(got['__variables__'])} variables; the model has "
+                                 f"{len(model.variables)}")
         diff = 0.0
         for key, value in want.items():
             if value.dtype.kind == "f":

@@ -4,7 +4,8 @@
 
 Used by `zoo demo`, the tests and `zoo export --check`: whoever serves the export will not have the zoo,
 tensorflow-probability or tensorflow-io installed, so the reload must not need them (TensorFlow itself imports
-Keras, so Keras is not in that list). The names of the loaded packages go to each OUTPUTS.npz as ``__modules__``.
+Keras, so Keras is not in that list). The names of the loaded packages go to each OUTPUTS.npz as ``__modules__``,
+the number of variables the export restores as ``__variables__``.
 Several models in one call share the cost of importing TensorFlow.
 """
 
@@ -15,7 +16,8 @@ import tensorflow as tf
 
 
 def run(saved_model, signature, inputs, outputs):
-    fn = tf.saved_model.load(saved_model).signatures[signature]
+    loaded = tf.saved_model.load(saved_model)
+    fn = loaded.signatures[signature]
     with np.load(inputs) as f:
         args = {k: tf.constant(f[k]) for k in f.files}
     result = {}
@@ -25,7 +27,7 @@ def run(saved_model, signature, inputs, outputs):
     mods = sorted({m.split(".")[0] for m in sys.modules if m.split(".")[0] in ("zoo", "pipelines", "tuning",
                                                                                 "tensorflow_probability",
                                                                                 "tensorflow_io")})
-    np.savez(outputs, __modules__=np.array(mods, dtype=str), **result)
+    np.savez(outputs, __modules__=np.array(mods, dtype=str), __variables__=len(loaded.variables), **result)
 
 
 if __name__ == "__main__":
