@@ -54,9 +54,9 @@ def _note_keras_loops():
 @pytest.fixture(autouse=True)
 def _collect_after_keras_loops(_note_keras_loops):
     """A garbage collection after every test that ran `fit`, `evaluate` or `predict`: Keras leaves their tf.data
-    iterator in a reference cycle (`zoo.training.data.release_iterators`), and one left by a test and freed by an
-    automatic collection minutes later, in another test, blocked that test for 9-24 s (measured in the suite: in the
-    DCGAN fixture, the float16 C3D run, the GRU-RCN test). The other tests skip it (0.14 s a test, median, in
+    iterator in a reference cycle (`zoo.training.data.release_iterators`); freed by an automatic collection later, in
+    another test, such an iterator can block that test (automatic collections stuck 9-24 s in TensorFlow's iterator
+    destructor were measured in the suite before this). The other tests skip it (0.14 s a collection, median, in
     tests/test_models.py)."""
     yield
     if _ran_a_keras_loop[0]:
