@@ -105,7 +105,8 @@ def export_saved_model(model, path, input_kind, class_names=()):
     # What `keras.export.ExportArchive` writes (the model's variables, one tf.function per endpoint, every endpoint a
     # signature, the first also `serving_default`), without its two extra costs: a trace of each endpoint before
     # the save traces it again, and a walk of every layer's object graph for lookup tables (none in the zoo's
-    # models) that traced each layer's call once more. The tiny GRU-RCN's export took 6.7 s through it.
+    # models) that traced each layer's call once more. The tiny GRU-RCN's export took 6.7 s through it. The root is
+    # ExportArchive's own kind of object (a `tf.Module` would reserve the name `variables`).
     root = tf.__internal__.tracking.AutoTrackable()
     for collection in ("variables", "trainable_variables", "non_trainable_variables"):
         setattr(root, collection, list(getattr(model, collection)))
