@@ -13,9 +13,11 @@ def release_iterators():
 
     Keras 3.15's epoch iterator and its ``_enumerate_iterator`` generator refer to each other, so the iterator
     inside outlives the call until Python's cyclic garbage collector runs, often minutes later. TensorFlow 2.17
-    then blocks whoever destroys an autotuned iterator that has been idle that long (its autotuning thread is not
-    woken): measured, 26 s to free a tiny run's iterator 100 s after ``fit`` (0.6 s when collected at once), and 20
-    to 47 s stalls inside the test suite, in the middle of later training."""
+    can block whoever destroys an autotuned iterator that ``fit`` used, for tens of seconds (its autotuning thread
+    is not woken): measured, 26 s to free a tiny run's iterator 100 s after ``fit`` (0.6 s when collected at
+    once), and 20 to 47 s stalls inside the test suite, in the middle of later training. Freeing it at once does
+    not always avoid the wait: 12-19 s in this very call right after the tiny DCGAN's 4 epochs in the suite (it
+    looks tied to the iterator's age; open, see the README's "Scale and production")."""
     gc.collect()
 
 
