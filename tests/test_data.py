@@ -219,6 +219,21 @@ def test_the_training_window_is_the_crop_of_the_whole_frame_at_every_offset(chan
             assert diff == 0, (top, left, diff)
 
 
+def test_the_zoo_s_datasets_run_without_tf_data_autotuning(train_files):
+    """TensorFlow 2.17 can block the release of an autotuned iterator for up to a minute (`video.without_autotuning`;
+    tests/test_learning.py::test_freeing_fit_s_iterator_does_not_stall measures it): the datasets the zoo trains and
+    evaluates on have autotuning off, and a user's own options turn it back on."""
+    from zoo.training import data as zdata
+
+    built = [video.clips(train_files, clip_len=4, size=(28, 28), batch_size=2, training=t) for t in (True, False)]
+    built.append(zdata.image_dataset("mnist", "test", 8, training=True, labels=True, seed=0))
+    assert [ds.options().autotune.enabled for ds in built] == [False, False, False]
+    on = tf.data.Options()
+    on.autotune.enabled = True
+    assert built[0].with_options(on).options().autotune.enabled is True
+    assert next(iter(built[0]))[0].shape == (2, 4, 28, 28, 3)  # and it delivers
+
+
 def test_evaluation_views_and_center_crop(train_files):
     ds = video.clips(train_files, clip_len=4, size=(28, 28), batch_size=2, training=False, num_clips=3, crops=3)
     x, y = next(iter(ds))

@@ -12,12 +12,11 @@ def release_iterators():
     """Free the tf.data iterator a Keras ``fit``, ``evaluate`` or ``predict`` leaves behind; call right after it.
 
     Keras 3.15's epoch iterator and its ``_enumerate_iterator`` generator refer to each other, so the iterator
-    inside outlives the call until Python's cyclic garbage collector runs, often minutes later. TensorFlow 2.17
-    can block whoever destroys an autotuned iterator that ``fit`` used, for tens of seconds (its autotuning thread
-    is not woken): measured, 26 s to free a tiny run's iterator 100 s after ``fit`` (0.6 s when collected at
-    once), and 20 to 47 s stalls inside the test suite, in the middle of later training. Freeing it at once does
-    not always avoid the wait: 12-19 s in this very call right after the tiny DCGAN's 4 epochs in the suite (it
-    looks tied to the iterator's age; open, see the README's "Scale and production")."""
+    inside outlives the call until Python's cyclic garbage collector runs, often minutes later, holding its buffers
+    and threads. Freeing an autotuned iterator could also block for up to a minute in TensorFlow 2.17, at whatever
+    moment the collector ran (26 s for a tiny run's iterator freed 100 s after ``fit``; 20-47 s stalls inside the
+    test suite): the zoo's datasets now run without autotuning (`pipelines.video.without_autotuning`), which
+    removes that wait, and this call still frees the iterator at a known point."""
     gc.collect()
 
 
@@ -79,7 +78,8 @@ def image_dataset(name, split, batch_size, training, labels, seed=None, shape=No
     def scale(*a):
         return (tf.cast(a[0], tf.float32) / 255.0,) + a[1:] if labels else tf.cast(a[0], tf.float32) / 255.0
 
-    return ds.map(scale, num_parallel_calls=tf.data.AUTOTUNE).batch(batch_size).prefetch(tf.data.AUTOTUNE)
+    ds = ds.map(scale, num_parallel_calls=tf.data.AUTOTUNE).batch(batch_size).prefetch(tf.data.AUTOTUNE)
+    return video.without_autotuning(ds)  # no stall when its iterator is freed
 
 
 def dataset(info, model, data, split, batch_size, training, seed=None, num_clips=1, crops=1, with_ids=False,

@@ -28,7 +28,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from pipelines import datasets
+from pipelines import datasets, video
 from zoo.errors import ZooError
 from zoo.training.data import release_iterators
 
@@ -136,7 +136,8 @@ def digit_classifier(seed=0, weights=None, epochs=4):
     x, y = datasets.image_arrays("mnist", "train")
     train = tf.data.Dataset.from_tensor_slices((x.astype("float32") / 255.0, y)).shuffle(len(x), seed=seed)
     net.compile(optimizer=keras.optimizers.Adam(1e-3), loss=keras.losses.SparseCategoricalCrossentropy(True))
-    net.fit(train.batch(64), epochs=epochs, verbose=0, shuffle=False)  # shuffled above (Keras warns about its own)
+    # shuffled above (Keras warns about its own); no autotuning thread to stall the iterators' release
+    net.fit(video.without_autotuning(train.batch(64)), epochs=epochs, verbose=0, shuffle=False)
     release_iterators()
     os.makedirs(os.path.dirname(path), exist_ok=True)
     fd, tmp = tempfile.mkstemp(suffix=".weights.h5", dir=os.path.dirname(path))
