@@ -147,6 +147,42 @@ def test_global_bench_keeps_the_confusion_matrices_and_draws_them(tmp_path, monk
     assert full_cells(tmp_path / "global" / "confusion-digit-actions-order.png") > 500
 
 
+def test_global_bench_trains_baccouche_in_two_steps(tmp_path, monkeypatch):
+    """Baccouche et al.'s row (Sec. 4): the 3D ConvNet trained first on the same data with the same budget, then
+    the LSTM over its windows with that network loaded and frozen; the first step's result is kept and shown.
+    Training and evaluation are replaced by stubs that record their calls: nothing is trained."""
+    calls = []
+
+    def train(model, data, **kwargs):
+        calls.append((model, data, kwargs))
+
+    def evaluate(run_dir, num_clips):
+        n = 12 if "order" in run_dir else 10
+        score = 0.25 if "3dcnn" in run_dir else 0.75
+        return {"clip_hit@1": score, "video_hit@1": score, "video_hit@5": 1.0, "confusion": np.eye(n).tolist()}
+
+    monkeypatch.setattr(benchmark.run, "train", train)
+    monkeypatch.setattr(benchmark.run, "evaluate", evaluate)
+    runs = str(tmp_path / "runs")
+    result = benchmark._global(str(tmp_path), only=["baccouche"], epochs=3, batch_size=2, seed=0, num_clips=4,
+                               runs=runs)
+    assert [(m, d) for m, d, _ in calls] == [("baccouche-3dcnn", "digit-actions"), ("baccouche", "digit-actions"),
+                                             ("baccouche-3dcnn", "digit-actions-order"),
+                                             ("baccouche", "digit-actions-order")]
+    for (_, _, first), (_, _, second) in (calls[:2], calls[2:]):
+        # consecutive frames in both steps: 9-frame windows, then three of them back to back
+        assert first["epochs"] == second["epochs"] == 3 and first.get("frame_step") is second["frame_step"] is None
+        assert second["overrides"] == {"backbone_weights": os.path.join(first["run_dir"], "model.keras"),
+                                       "train_backbone": False}
+    row = result["rows"]["Baccouche et al.: 3D ConvNet, then LSTM over its windows"]
+    assert row["digit-actions"]["video_hit@1"] == 0.75 and row["digit-actions"]["first_step"]["video_hit@1"] == 0.25
+    assert row["digit-actions-order"]["frames"] == 27 and row["digit-actions-order"]["frame_step"] is None
+    text = open(tmp_path / "bench-accuracy-global.md").read()
+    assert "| Baccouche et al.: 3D ConvNet, then LSTM over its windows | 27 frames, consecutive | 0.750 |" in text
+    assert ("its first step alone, `baccouche-3dcnn` (one window of consecutive frames, 4 windows averaged per "
+            "video), 0.250 video hit@1 on digit-actions, 0.250 video hit@1 on digit-actions-order.") in text
+
+
 def test_global_bench_fuses_lrcn_rgb_and_flow_as_the_paper(tmp_path):
     """LRCN's fused row is 1/3 of the RGB run's and 2/3 of the flow run's test probabilities, view by view (Donahue
     et al. 2015, Table 1), computed from the runs' saved predictions without training, and shown after LRCN (flow)."""

@@ -12,7 +12,9 @@ budget, evaluated with several clips per video.
   short window of consecutive frames, as they were designed, and their clips' predictions are averaged, which
   cannot tell "A then B" from "B then A" unless a window happens to straddle the switch: about 0.5 at best.
   LRCN's RGB and flow networks are trained apart and fused as in the paper (`GLOBAL_FUSED`), from their saved test
-  predictions.
+  predictions. Baccouche et al.'s model trains in its paper's two steps (`FIRST_STEP`): the 3D ConvNet on 9-frame
+  windows, then the LSTM over three consecutive windows (27 frames) with the ConvNet frozen, each step with the
+  budget; its table row also gives the first step's own result.
 
 The table goes to ``docs/bench-accuracy-<family>.md`` and ``.json`` with the commit, the budget and the machine; the
 global family's JSON also keeps every row's test confusion matrix, drawn side by side in
@@ -60,7 +62,11 @@ GLOBAL = [
     ("LRCN (flow)", "lrcn-flow", {}, True),
     ("GRU-RCN", "gru-rcn", {}, True),
     ("ConvLSTM RCN", "convlstm-rcn", {}, True),
+    ("Baccouche et al.: 3D ConvNet, then LSTM over its windows", "baccouche", {}, False),  # consecutive windows
 ]
+# Models trained in two steps (Baccouche et al. 2011, Sec. 4): first the model named here, on the same data with the
+# same budget (windows of consecutive frames at random offsets), then the row's model with it frozen underneath.
+FIRST_STEP = {"baccouche": "baccouche-3dcnn"}
 # Rows fused from other rows' test predictions, nothing trained: name -> ((member row, weight), ...), shown after
 # the last member. LRCN trains its RGB and flow networks separately and averages their predictions with the weights
 # 1/3 RGB, 2/3 flow (Donahue et al. 2015, Sec. 4, Table 1).
@@ -175,6 +181,15 @@ def clip_step(data_name, frames):
     return max(1, min(length // frames, MAX_FRAME_STEP.get(data_name, length)))
 
 
+def _clip_frames(model, overrides):
+    """Frames (or flow fields) of one clip of the tiny preset: its ``frames`` argument, or the length of its clip
+    input (Baccouche et al.'s model counts windows of 9 frames)."""
+    args = zoo.resolve(model, "tiny", **overrides)
+    if "frames" in args or zoo.model_info(model).input != "clip":
+        return args.get("frames")
+    return int(zoo.build(model, "tiny", **overrides).input.shape[1])
+
+
 def _global(out, *, epochs, batch_size, seed, num_clips, runs, only, data=GLOBAL_DATA):
     """The global family on both datasets (see the module docstring). With ``only`` (models; empty: none, the fused
     rows recomputed) or ``data`` (one of the datasets), the other rows of an earlier run in ``out`` stay."""
@@ -190,17 +205,27 @@ def _global(out, *, epochs, batch_size, seed, num_clips, runs, only, data=GLOBAL
             continue
         rows.setdefault(name, {"model": model})
         for data_name in data:
-            frames = zoo.resolve(model, "tiny", **overrides).get("frames")
+            frames = _clip_frames(model, overrides)
             step = clip_step(data_name, frames) if spans else None  # None: consecutive frames (C3D, slow fusion)
             t = time.time()
             run_dir = os.path.join(runs, f"global-{data_name}-{model}")
             source = data_name  # flow models: the dataset with its Farneback flow, as in the local family
             if zoo.model_info(model).input != "clip":
                 source = datasets.video_dir(data_name, flow="farneback")
-            run.train(model, source, overrides=overrides, epochs=epochs, batch_size=batch_size, seed=seed,
+            first, kw = FIRST_STEP.get(model), dict(overrides)
+            if first:
+                first_dir = os.path.join(runs, f"global-{data_name}-{first}")
+                run.train(first, source, epochs=epochs, batch_size=batch_size, seed=seed, run_dir=first_dir,
+                          verbose=2)
+                first_result = run.evaluate(first_dir, num_clips=num_clips)
+                kw.update(backbone_weights=os.path.join(first_dir, "model.keras"), train_backbone=False)
+            run.train(model, source, overrides=kw, epochs=epochs, batch_size=batch_size, seed=seed,
                       run_dir=run_dir, verbose=2, frame_step=step)
             r = run.evaluate(run_dir, num_clips=num_clips)
             rows[name][data_name] = {k: r[k] for k in ("clip_hit@1", "video_hit@1", "video_hit@5", "confusion")}
+            if first:
+                rows[name][data_name]["first_step"] = {"model": first, "run_dir": first_dir,
+                                                       **{k: first_result[k] for k in ("clip_hit@1", "video_hit@1")}}
             rows[name][data_name].update(run_dir=run_dir, seconds=time.time() - t, frames=frames, frame_step=step,
                                          commit=commit)
             print(f"{name} on {data_name}: {r['video_hit@1']:.3f} video hit@1", flush=True)
@@ -275,6 +300,13 @@ def _global_markdown(result):
             zoo.model_info(r["model"]).input, "frames")
         lines.append(f"| {name} | {clip(a, unit)} | {a['video_hit@1']:.3f} | {clip(o, unit)} | "
                      f"{o['clip_hit@1']:.3f} | {o['video_hit@1']:.3f} |")
+    for name, r in result["rows"].items():
+        steps = {d: r[d]["first_step"] for d in result["data"] if "first_step" in r.get(d, {})}
+        if steps:
+            model = next(iter(steps.values()))["model"]
+            lines += ["", f"{name}: its first step alone, `{model}` (one window of consecutive frames, "
+                      f"{b['clips_per_video']} windows averaged per video), " + ", ".join(
+                          f"{s['video_hit@1']:.3f} video hit@1 on {d}" for d, s in steps.items()) + "."]
     lines += ["", f"Total time: {result['seconds'] / 60:.1f} minutes.", "",
               "What each model confuses (test split, rows: the true class, normalized): "
               + ", ".join(f"[{d}](global/confusion-{d}.png)" for d in result["data"]) + ".", ""]
