@@ -226,9 +226,9 @@ def without_autotuning(ds):
     (`CancellationManager::StartCancelWithStatus`), so the thread can find it not cancelled yet and sleep out the
     rest of its period while the destructor waits to join it. Measured: freeing the iterator of the tiny DCGAN's
     4 epochs took 4.9-5.7 s in 4 of 4 runs, 0.2-0.3 s with autotuning off (the same run 25.7-26.0 s and 19.6-23.3 s
-    in all); C3D clips at the same speed either way (`zoo bench pipeline`'s C3D row, 12 alternating rounds twice:
-    0.943 and 0.935 of the decode limit with it, 0.931 and 0.938 without). Give the dataset
-    ``tf.data.Options().autotune.enabled = True`` with ``with_options`` to have it back."""
+    in all); C3D clips at the same speed either way (the pipeline of `zoo bench pipeline`'s C3D row against its
+    decode limit, 12 alternating rounds twice: 0.943 and 0.935 of the limit with it, 0.931 and 0.938 without). Give
+    the dataset ``tf.data.Options().autotune.enabled = True`` with ``with_options`` to have it back."""
     options = tf.data.Options()
     options.autotune.enabled = False
     return ds.with_options(options)

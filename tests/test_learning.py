@@ -79,7 +79,8 @@ def test_freeing_fit_s_iterator_does_not_stall():
         out = subprocess.run([sys.executable, "-c", FREE_AFTER_FIT, mode], capture_output=True, text=True, check=True)
         seconds[mode].append(float(out.stdout.split()[-1]))
     print(f"\nfreeing fit's iterator: {seconds['off']} s autotuning off, {seconds['on']} s on")
-    assert max(seconds["off"]) < 1.0 and max(seconds["off"]) < max(seconds["on"])
+    assert max(seconds["off"]) < 1.0
+    assert max(seconds["off"]) < max(seconds["on"]), "no stall with autotuning on: is TensorFlow's race fixed?"
 
 
 def test_digit_actions_needs_motion(c3d_and_single_frame):
