@@ -172,13 +172,16 @@ def test_global_bench_trains_baccouche_in_two_steps(tmp_path, monkeypatch):
     for (_, _, first), (_, _, second) in (calls[:2], calls[2:]):
         # consecutive frames in both steps: 9-frame windows, then three of them back to back
         assert first["epochs"] == second["epochs"] == 3 and first.get("frame_step") is second["frame_step"] is None
-        assert second["overrides"] == {"backbone_weights": os.path.join(first["run_dir"], "model.keras"),
+        size = {"height": 48, "width": 48}  # both steps on the row's frames
+        assert first["overrides"] == size
+        assert second["overrides"] == {**size, "backbone_weights": os.path.join(first["run_dir"], "model.keras"),
                                        "train_backbone": False}
-    row = result["rows"]["Baccouche et al.: 3D ConvNet, then LSTM over its windows"]
+    row = result["rows"]["Baccouche et al.: 3D ConvNet, then LSTM over its windows (48 x 48 frames)"]
     assert row["digit-actions"]["video_hit@1"] == 0.75 and row["digit-actions"]["first_step"]["video_hit@1"] == 0.25
     assert row["digit-actions-order"]["frames"] == 27 and row["digit-actions-order"]["frame_step"] is None
     text = open(tmp_path / "bench-accuracy-global.md").read()
-    assert "| Baccouche et al.: 3D ConvNet, then LSTM over its windows | 27 frames, consecutive | 0.750 |" in text
+    assert ("| Baccouche et al.: 3D ConvNet, then LSTM over its windows (48 x 48 frames) | 27 frames, consecutive | "
+            "0.750 |") in text
     assert ("its first step alone, `baccouche-3dcnn` (one window of consecutive frames, 4 windows averaged per "
             "video), 0.250 video hit@1 on digit-actions, 0.250 video hit@1 on digit-actions-order.") in text
 
