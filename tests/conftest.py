@@ -28,10 +28,11 @@ def pytest_collection_finish(session):
 @pytest.fixture(autouse=True)
 def _collect_after_each_test():
     """A garbage collection after every test: Keras' `fit` and `evaluate` leave their tf.data iterator in a
-    reference cycle (`zoo.training.data.release_iterators`); freed by an automatic collection later, in another
-    test, such an iterator can block that test (automatic collections stuck 9-24 s in TensorFlow's iterator
-    destructor were measured in the suite before this). With the imports frozen it is cheap: 149 of the 333 tests
-    took under 0.5 s with it (0.14 s a collection, median, in tests/test_models.py)."""
+    reference cycle (`zoo.training.data.release_iterators`), and tests call them themselves. The zoo's datasets no
+    longer stall when such an iterator is freed late (`pipelines.video.without_autotuning`), but the arrays that
+    tests give `fit` directly go through Keras' own autotuned dataset, which can (automatic collections stuck 9-24 s
+    in TensorFlow's iterator destructor were measured in the suite before either fix). With the imports frozen it
+    is cheap: 149 of the 333 tests took under 0.5 s with it (0.14 s a collection, median, in tests/test_models.py)."""
     yield
     import gc
 

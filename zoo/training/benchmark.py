@@ -208,8 +208,8 @@ def _global(out, *, epochs, batch_size, seed, num_clips, runs, only, data=GLOBAL
         if only is not None and model not in only:
             continue
         rows.setdefault(name, {"model": model})
+        frames = _clip_frames(model, overrides)  # the same on every dataset (a clip model may be built to count)
         for data_name in data:
-            frames = _clip_frames(model, overrides)
             step = clip_step(data_name, frames) if spans else None  # None: consecutive frames (C3D, slow fusion)
             t = time.time()
             run_dir = os.path.join(runs, f"global-{data_name}-{model}")
