@@ -79,6 +79,40 @@ def test_kid_matches_a_numpy_reference_of_the_formula():
     assert std == 0.0
 
 
+def test_kid_from_the_whole_sets_kernels_equals_kid_subset_by_subset(monkeypatch):
+    """`judge.kid` reads every subset's sums off the kernels of the whole sets: the same subsets' `mmd2_unbiased`,
+    one by one, give the same mean and spread."""
+    rng = np.random.default_rng(5)
+    x, y = rng.normal(size=(300, 16)), rng.normal(0.2, 1.0, size=(260, 16))
+    fast = judge.kid(x, y, subsets=30, subset_size=100, seed=7)
+    r = np.random.default_rng(7)
+    one_by_one = [judge.mmd2_unbiased(x[r.choice(300, 100, replace=False)], y[r.choice(260, 100, replace=False)])
+                  for _ in range(30)]
+    assert np.std(one_by_one) > 0.1 * abs(np.mean(one_by_one))  # 30 different subsets, not one
+    np.testing.assert_allclose(fast, (np.mean(one_by_one), np.std(one_by_one)), rtol=1e-9)
+    monkeypatch.setattr(judge, "FULL_KERNELS_MB", 0)  # sets too large for the whole kernels: subset by subset
+    np.testing.assert_allclose(judge.kid(x, y, subsets=30, subset_size=100, seed=7), fast, rtol=1e-9)
+
+
+@pytest.mark.bench
+def test_kid_from_the_whole_sets_kernels_is_faster(monkeypatch):
+    """The judge's KID (1,000 features of 128 a set, 100 subsets of 500), both ways in one run: from the whole sets'
+    kernels at least 4x faster than subset by subset (measured on an Intel Xeon: 14x, 0.11 s against 1.59 s)."""
+    import time
+
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(1000, 128)), rng.normal(0.1, 1.0, size=(1000, 128))
+    full, seconds = judge.FULL_KERNELS_MB, {}
+    for limit in (full, 0, full, 0):
+        monkeypatch.setattr(judge, "FULL_KERNELS_MB", limit)
+        start = time.perf_counter()
+        judge.kid(x, y)
+        seconds.setdefault(limit, []).append(time.perf_counter() - start)
+    fast, slow = min(seconds[full]), min(seconds[0])
+    print(f"\nKID of 1,000 against 1,000: {fast:.3f} s from the whole kernels, {slow:.3f} s subset by subset")
+    assert slow > 4 * fast
+
+
 def test_kid_is_unbiased():
     """Samples of one distribution: the unbiased MMD^2 averages to 0 within its standard error, while the biased
     estimate (diagonal kept) stays clearly positive; two distributions: clearly positive."""
