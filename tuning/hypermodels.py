@@ -15,6 +15,7 @@ Distributed search is keras-tuner's own: set ``KERASTUNER_TUNER_ID`` (``chief`` 
 `zoo tune` command on every process.
 """
 
+import contextlib
 import gc
 import json
 import os
@@ -181,6 +182,24 @@ class ZooHyperModel(kt.HyperModel):
         return logs
 
 
+@contextlib.contextmanager
+def _collect_only_new_objects():
+    """For the duration of a search, the objects that exist before it (TensorFlow's and Keras' modules, millions of
+    them) go to the collector's permanent generation (`gc.freeze`) and come back after it (`gc.unfreeze`): every
+    trial runs three full collections (keras-tuner's `clear_session` and `gc.collect`, then `ZooHyperModel.build`'s),
+    each of which walked all of them (~0.25 s each on an Intel Xeon; 0.03 s frozen). What the trials create is
+    collected as before. A process that already freezes objects (``gc.get_freeze_count()``) is left as it is."""
+    if gc.get_freeze_count():
+        yield
+        return
+    gc.collect()  # what is garbage now is freed, not frozen
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
+
 def search(model, data, *, tuner="random", max_trials=10, epochs=3, batch_size=32, space=None, preset="tiny",
            directory="runs/tune", seed=0, verbose=0, callbacks=(), steps_per_epoch=None):
     """Run a search (``callbacks``: Keras callbacks for every trial's fit; ``steps_per_epoch``: train each trial's
@@ -198,8 +217,9 @@ def search(model, data, *, tuner="random", max_trials=10, epochs=3, batch_size=3
                       project_name=f"{model}-{os.path.basename(data.rstrip('/'))}", seed=seed, overwrite=False,
                       **kwargs)
     del probe
-    t.search(epochs=epochs, verbose=verbose, callbacks=[keras.callbacks.TerminateOnNaN(), *callbacks],
-             steps_per_epoch=steps_per_epoch)
+    with _collect_only_new_objects():
+        t.search(epochs=epochs, verbose=verbose, callbacks=[keras.callbacks.TerminateOnNaN(), *callbacks],
+                 steps_per_epoch=steps_per_epoch)
     if os.environ.get("KERASTUNER_TUNER_ID", "chief") == "chief" and t.oracle.get_best_trials(1):
         best = t.oracle.get_best_trials(1)[0]
         result = {"model": model, "data": data, "tuner": tuner, "score": best.score,
