@@ -84,10 +84,10 @@ def rss_mb():
 """
 
 RSS_PER_TRIAL = RSS_MB + """
+import gc
 import keras
 from tuning import hypermodels
 
-import gc
 seen, steps, frozen = [], [], []
 class AfterTrial(keras.callbacks.Callback):
     def on_train_begin(self, logs=None):
