@@ -11,7 +11,7 @@ $(STAMP): requirements.txt pyproject.toml
 	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	@# the contrib build of OpenCV replaced opencv-python-headless: both in one venv share the cv2 folder
 	@$(VENV)/bin/python -m pip uninstall --quiet --yes opencv-python-headless 2>/dev/null || true
-	@# uv installs the pins in parallel, the same files as pip (measured: 40 s against pip's 142 s from a fresh venv);
+	@# uv installs the pins in parallel, the same files as pip (measured: 41 s against pip's 142 s from a fresh venv);
 	@# its bytecode compiled as pip does (PYTHONDONTWRITEBYTECODE machines never write it later); pip if uv fails
 	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check uv==0.13.9 && \
 		$(VENV)/bin/uv pip install --quiet --python $(VENV)/bin/python --compile-bytecode -r requirements.txt || \
