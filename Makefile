@@ -13,9 +13,10 @@ $(STAMP): requirements.txt pyproject.toml
 	@$(VENV)/bin/python -m pip uninstall --quiet --yes opencv-python-headless 2>/dev/null || true
 	@# uv installs the pins in parallel, the same files as pip (measured: 41 s against pip's 142 s from a fresh venv);
 	@# its bytecode compiled as pip does (PYTHONDONTWRITEBYTECODE machines never write it later); pip if uv fails
-	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check uv==0.13.9 && \
+	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check uv==0.13.9 2>/dev/null && \
 		$(VENV)/bin/uv pip install --quiet --python $(VENV)/bin/python --compile-bytecode -r requirements.txt || \
-		$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
+		{ echo "make: no uv==0.13.9 here, or it failed: installing the pins with pip"; \
+		  $(VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements.txt; }
 	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	@touch $(STAMP)
 
