@@ -102,23 +102,31 @@ def kid(features1, features2, subsets=100, subset_size=1000, seed=0):
 FULL_KERNELS_MB = 256  # a bound on k(a, a), k(b, b), k(a, b): (n_a + n_b)^2 doubles; 32 MB at the judge's 1,000 a set
 
 
-def _mmd2_of_subsets(a, b, chosen):
+def _mmd2_of_subsets(a, b, chosen, block=128):
     """`mmd2_unbiased` of every pair of index sets (i, j) in ``chosen``, from the kernels of the whole sets: a
     subset's kernel sum is s K s^T with s its 0/1 indicator row, all subsets at once as matrix products (for 1,000
-    features a set and 100 subsets of 500, 11-14x faster than kernels per subset, measured on an Intel Xeon)."""
+    features a set and 100 subsets of 500, 11-14x faster than kernels per subset, measured on an Intel Xeon). K is
+    computed ``block`` rows at a time: whole 8 MB kernels, allocated and freed by every judge, stepped a tuning
+    process's resident memory up by 1-4 MB now and then (measured over 25 judges; blocks of 1 MB keep it flat)."""
     def indicators(n, rows):
         s = np.zeros((len(rows), n))
         s[np.arange(len(rows))[:, None], rows] = 1.0
         return s
 
+    def sums(x, sx, y, sy):  # s_x K(x, y) s_y^T for every subset
+        total = np.zeros(len(sx))
+        for i in range(0, len(x), block):
+            total += np.einsum("sn,sn->s", sy @ polynomial_kernel(x[i:i + block], y).T, sx[:, i:i + block])
+        return total
+
+    def diagonal(x):  # k(x_i, x_i)
+        k = (x * x).sum(axis=1) / x.shape[1] + 1.0
+        return k * k * k
+
     sa, sb = indicators(len(a), [i for i, _ in chosen]), indicators(len(b), [j for _, j in chosen])
     m = sa.sum(axis=1)
-    within = []
-    for s, x in ((sa, a), (sb, b)):
-        k = polynomial_kernel(x, x)
-        within.append((np.einsum("sn,sn->s", s @ k, s) - s @ np.diag(k)) / (m * (m - 1)))
-    cross = np.einsum("sn,sn->s", sa @ polynomial_kernel(a, b), sb) / (m * m)
-    return within[0] + within[1] - 2.0 * cross
+    within = [(sums(x, s, x, s) - s @ diagonal(x)) / (m * (m - 1)) for x, s in ((a, sa), (b, sb))]
+    return within[0] + within[1] - 2.0 * sums(a, sa, b, sb) / (m * m)
 
 
 # -- the feature spaces -----------------------------------------------------------------------------------------
