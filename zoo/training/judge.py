@@ -84,9 +84,10 @@ def kid(features1, features2, subsets=100, subset_size=1000, seed=0):
     """(mean, std) of the unbiased squared MMD over ``subsets`` random pairs of subsets of ``subset_size`` features
     (at most half the smaller set, so that subsets differ).
 
-    When the three kernel matrices of the whole sets fit in ``FULL_KERNELS_MB``, they are computed once and every
-    subset's sums are read off them (`_mmd2_of_subsets`); otherwise each subset's kernels are computed on their own.
-    Same subsets, same values (to round-off) either way."""
+    For sets whose three kernel matrices would fit in ``FULL_KERNELS_MB``, the kernels of the whole sets are computed
+    once (in row blocks) and every subset's sums are read off them (`_mmd2_of_subsets`); for larger sets, where that
+    costs more than the subsets' own kernels (about 10x the subset size), each subset's kernels are computed on their
+    own. Same subsets, same values (to round-off) either way."""
     a, b = np.asarray(features1, np.float64), np.asarray(features2, np.float64)
     size = max(2, min(subset_size, len(a) // 2, len(b) // 2))
     rng = np.random.default_rng(seed)
@@ -99,7 +100,7 @@ def kid(features1, features2, subsets=100, subset_size=1000, seed=0):
     return float(np.mean(values)), float(np.std(values))
 
 
-FULL_KERNELS_MB = 256  # a bound on k(a, a), k(b, b), k(a, b): (n_a + n_b)^2 doubles; 32 MB at the judge's 1,000 a set
+FULL_KERNELS_MB = 256  # (n_a + n_b)^2 doubles bound k(a, a), k(b, b), k(a, b): 32 MB at the judge's 1,000 a set
 
 
 def _mmd2_of_subsets(a, b, chosen, block=128):
