@@ -85,9 +85,10 @@ def kid(features1, features2, subsets=100, subset_size=1000, seed=0):
     (at most half the smaller set, so that subsets differ).
 
     For sets whose three kernel matrices would fit in ``FULL_KERNELS_MB``, the kernels of the whole sets are computed
-    once (in row blocks) and every subset's sums are read off them (`_mmd2_of_subsets`); for larger sets, where that
-    costs more than the subsets' own kernels (about 10x the subset size), each subset's kernels are computed on their
-    own. Same subsets, same values (to round-off) either way."""
+    once (in row blocks) and every subset's sums are read off them (`_mmd2_of_subsets`); for larger sets each
+    subset's kernels are computed on their own (the whole sets' kernels have n^2 entries, the subsets' subsets x
+    size^2: with 100 subsets the whole sets cost more beyond about 10x the subset size). Same subsets, same values
+    (to round-off) either way."""
     a, b = np.asarray(features1, np.float64), np.asarray(features2, np.float64)
     size = max(2, min(subset_size, len(a) // 2, len(b) // 2))
     rng = np.random.default_rng(seed)
