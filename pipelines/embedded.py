@@ -97,11 +97,35 @@ def _paste_wrapped(canvas, glyph, top, left):
     canvas[region] = np.maximum(canvas[region], glyph)
 
 
+S_MIN, S_MAX = 0.4, 0.75  # glyph scale (28 px * scale), log-uniform in every frame of every class
+
+
+def _patch(size):
+    return min(size, int(math.ceil(28 * S_MAX * math.sqrt(2))) + 2)
+
+
+def _background(distractor, rng, size):
+    """The static scene: a faint distractor digit at a random angle, scale and place on the torus."""
+    back = np.zeros((size, size), np.float32)
+    _paste_wrapped(back, 0.35 * _glyph(distractor, rng.uniform(0, 360), rng.uniform(S_MIN, S_MAX), _patch(size)),
+                   *rng.integers(0, size, 2))
+    return back
+
+
+def _frame(back, digit, pos, angle, phase, tint, rng, noise):
+    """One frame: ``digit`` centred at ``pos`` (row, col) on the torus, at ``angle`` degrees and at the point
+    ``phase`` (in [0, 1)) of the log-scale range, over ``back``, tinted, with pixel noise; uint8 [size, size, 3]."""
+    size, patch = back.shape[0], _patch(back.shape[0])
+    canvas = back.copy()
+    top, left = np.round(pos - patch / 2).astype(int)
+    _paste_wrapped(canvas, _glyph(digit, angle, S_MIN * (S_MAX / S_MIN) ** phase, patch), top, left)
+    rgb = canvas[..., None] * tint + rng.normal(0, noise, (size, size, 1))
+    return np.clip(rgb * 255, 0, 255).astype(np.uint8)
+
+
 def render_motions(segments, rng, digits, size=32, noise=0.08):
     """A video of one digit doing the motions of ``segments``, a list of (class name, frames), one after the other:
     uint8 [sum of frames, size, size, 3]. Position, angle and zoom phase carry over from one motion to the next."""
-    s_min, s_max = 0.4, 0.75  # glyph scale (28 px * scale), log-uniform in every frame of every class
-    patch = min(size, int(math.ceil(28 * s_max * math.sqrt(2))) + 2)
     digit = digits[rng.integers(len(digits))]
     distractor = digits[rng.integers(len(digits))]
     tint = rng.uniform(0.55, 1.0, 3)
@@ -113,9 +137,7 @@ def render_motions(segments, rng, digits, size=32, noise=0.08):
     zoom = rng.uniform(0.06, 0.1)  # log-scale cycles per frame
     amp, period, osc_phase = rng.uniform(3, 6), rng.uniform(6, 10), rng.uniform(0, 2 * math.pi)
 
-    back = np.zeros((size, size), np.float32)
-    _paste_wrapped(back, 0.35 * _glyph(distractor, rng.uniform(0, 360), rng.uniform(s_min, s_max), patch),
-                   *rng.integers(0, size, 2))
+    back = _background(distractor, rng, size)
     video = np.empty((sum(n for _, n in segments), size, size, 3), np.uint8)
     t = 0
     for cls, n in segments:
@@ -125,14 +147,28 @@ def render_motions(segments, rng, digits, size=32, noise=0.08):
         zoom_dir = {"zoom-in": 1, "zoom-out": -1}.get(cls, 0)
         for k in range(n):
             offset = (0, amp * math.sin(2 * math.pi * k / period + osc_phase)) if cls == "oscillate" else (0, 0)
-            scale = s_min * (s_max / s_min) ** (phase % 1.0)
-            canvas = back.copy()
-            top, left = np.round(pos + offset - patch / 2).astype(int)
-            _paste_wrapped(canvas, _glyph(digit, angle, scale, patch), top, left)
-            rgb = canvas[..., None] * tint + rng.normal(0, noise, (size, size, 1))
-            video[t] = np.clip(rgb * 255, 0, 255).astype(np.uint8)
+            video[t] = _frame(back, digit, pos + offset, angle, phase % 1.0, tint, rng, noise)
             pos, angle, phase, t = pos + speed * velocity, angle + spin_dir * spin, phase + zoom_dir * zoom, t + 1
     return video
+
+
+def digit_poses(num, seed, digits, size=32, noise=0.08, angle_bins=12, scale_bins=3, grid=4):
+    """``num`` single frames drawn as `render_motions` draws a frame of digit-actions (uniform place on the torus,
+    angle and log-scale, a random digit of ``digits``, tint, distractor, noise), labelled by the digit's pose and
+    place: uint8 frames [num, size, size, 3]; pose = angle bin (``angle_bins`` of 360 degrees) * ``scale_bins`` +
+    log-scale bin, int64 [num]; place = the cell of a ``grid`` x ``grid`` partition of the frame that holds the
+    digit's centre (row * grid + column), int64 [num]. The same seed gives the same frames."""
+    rng = np.random.default_rng(seed)
+    frames = np.empty((num, size, size, 3), np.uint8)
+    pose, place = np.empty(num, np.int64), np.empty(num, np.int64)
+    for i in range(num):
+        digit, distractor = digits[rng.integers(len(digits))], digits[rng.integers(len(digits))]
+        tint, pos, angle, phase = rng.uniform(0.55, 1.0, 3), rng.uniform(0, size, 2), rng.uniform(0, 360), rng.uniform()
+        frames[i] = _frame(_background(distractor, rng, size), digit, pos, angle, phase, tint, rng, noise)
+        pose[i] = int(angle * angle_bins // 360) % angle_bins * scale_bins + min(int(phase * scale_bins), scale_bins - 1)
+        row, col = (pos * grid // size).astype(int) % grid
+        place[i] = row * grid + col
+    return frames, pose, place
 
 
 def digit_action(label, rng, digits, frames=32, size=32, noise=0.08):

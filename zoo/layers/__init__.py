@@ -7,10 +7,12 @@ from zoo.layers.grouped import GroupedConv2D, GroupedConv3D
 from zoo.layers.ji import HardwiredFeatures, Subsampling
 from zoo.layers.maxout import Maxout
 from zoo.layers.normalization import LocalResponseNormalization
+from zoo.layers.padding import CircularPadding2D
 from zoo.layers.temporal import CombinePredictions, PerStep
 from zoo.layers.tied import DenseTranspose, tie_layers
 
 __all__ = [
+    "CircularPadding2D",
     "CombinePredictions",
     "ConvGRU2D",
     "ConvGRU2DCell",

@@ -15,6 +15,9 @@ budget, evaluated with several clips per video.
   predictions. Baccouche et al.'s model trains in its paper's two steps (`FIRST_STEP`): the 3D ConvNet on 9-frame
   windows, then the LSTM over three consecutive windows (27 frames) with the ConvNet frozen, each step with the
   budget, on frames upsampled to 48 x 48 (see `GLOBAL`); its table row also gives the first step's own result.
+  LRCN and the deep LSTM also have rows whose frame CNN is pretrained first (`PRETRAINED`), as the papers' CNNs were
+  on ImageNet: a CNN fitted to digit-actions' torus ("small-caffenet-torus") trained to tell the digit's pose and
+  place in single frames (`zoo.training.pretrain`), then trained with the LSTM.
 
 The table goes to ``docs/bench-accuracy-<family>.md`` and ``.json`` with the commit, the budget and the machine; the
 global family's JSON also keeps every row's test confusion matrix, drawn side by side in
@@ -32,7 +35,7 @@ import numpy as np
 
 import zoo
 from pipelines import datasets
-from zoo.training import figures, fusion, metrics, run
+from zoo.training import figures, fusion, metrics, pretrain, run
 from zoo.training.data import release_iterators
 
 # (row name, registered model, builder overrides): the local-motion family of the lecture (issue 4) and C3D.
@@ -57,8 +60,11 @@ GLOBAL = [
     ("Slow fusion (one short window)", "slow-fusion", {}, False),
     ("Beyond Short Snippets: conv pooling (order-free)", "snippets-conv-pooling", {}, True),
     ("Beyond Short Snippets: deep LSTM", "snippets-lstm", {}, True),
+    ("Beyond Short Snippets: deep LSTM, frame CNN pretrained on digit poses", "snippets-lstm",
+     {"backbone": "small-caffenet-torus"}, True),
     ("Beyond Short Snippets: deep LSTM + flow", "snippets-lstm-flow", {}, True),
     ("LRCN", "lrcn", {}, True),
+    ("LRCN, frame CNN pretrained on digit poses", "lrcn", {"backbone": "small-caffenet-torus"}, True),
     ("LRCN (flow)", "lrcn-flow", {}, True),
     ("GRU-RCN", "gru-rcn", {}, True),
     ("ConvLSTM RCN", "convlstm-rcn", {}, True),
@@ -71,6 +77,11 @@ GLOBAL = [
 # on the same data with the same budget (windows of consecutive frames at random offsets), then the row's model with
 # it frozen underneath.
 FIRST_STEP = {"baccouche": "baccouche-3dcnn"}
+# Rows whose frame CNN (the row's ``backbone``) is pretrained first, as the papers' CNNs were on ImageNet: on posed
+# single frames of digit-actions' digits (`zoo.training.pretrain.digit_poses`, its fixed recipe: 60,000 frames, 10
+# epochs, outside the budget as ImageNet is), once per bench run and backbone; then it trains with the recurrent part.
+PRETRAINED = ("Beyond Short Snippets: deep LSTM, frame CNN pretrained on digit poses",
+              "LRCN, frame CNN pretrained on digit poses")
 # Rows fused from other rows' test predictions, nothing trained: name -> ((member row, weight), ...), shown after
 # the last member. LRCN trains its RGB and flow networks separately and averages their predictions with the weights
 # 1/3 RGB, 2/3 flow (Donahue et al. 2015, Sec. 4, Table 1).
@@ -195,8 +206,9 @@ def _clip_frames(model, overrides):
 
 
 def _global(out, *, epochs, batch_size, seed, num_clips, runs, only, data=GLOBAL_DATA):
-    """The global family on both datasets (see the module docstring). With ``only`` (models; empty: none, the fused
-    rows recomputed) or ``data`` (one of the datasets), the other rows of an earlier run in ``out`` stay."""
+    """The global family on both datasets (see the module docstring). With ``only`` (models or row names; empty:
+    none, the fused rows recomputed) or ``data`` (one of the datasets), the other rows of an earlier run in ``out``
+    stay."""
     rows, commit, trained = {}, _commit(), set()
     path = os.path.join(out, "bench-accuracy-global.json")
     previous = None
@@ -204,15 +216,16 @@ def _global(out, *, epochs, batch_size, seed, num_clips, runs, only, data=GLOBAL
         with open(path) as f:
             previous = json.load(f)
         rows = previous["rows"]
+    pretrained = {}  # backbone -> (path, held-out accuracies)
     for name, model, overrides, spans in GLOBAL:
-        if only is not None and model not in only:
+        if only is not None and model not in only and name not in only:
             continue
         rows.setdefault(name, {"model": model})
         frames = _clip_frames(model, overrides)  # the same on every dataset (a clip model may be built to count)
         for data_name in data:
             step = clip_step(data_name, frames) if spans else None  # None: consecutive frames (C3D, slow fusion)
             t = time.time()
-            run_dir = os.path.join(runs, f"global-{data_name}-{model}")
+            run_dir = os.path.join(runs, f"global-{data_name}-{model}" + ("-pretrained" if name in PRETRAINED else ""))
             source = data_name  # flow models: the dataset with its Farneback flow, as in the local family
             if zoo.model_info(model).input != "clip":
                 source = datasets.video_dir(data_name, flow="farneback")
@@ -223,10 +236,17 @@ def _global(out, *, epochs, batch_size, seed, num_clips, runs, only, data=GLOBAL
                           run_dir=first_dir, verbose=2)
                 first_result = run.evaluate(first_dir, num_clips=num_clips)
                 kw.update(backbone_weights=os.path.join(first_dir, "model.keras"), train_backbone=False)
+            if name in PRETRAINED:
+                if kw["backbone"] not in pretrained:
+                    path = os.path.join(runs, f"pretrained-{kw['backbone']}-digit-poses.keras")
+                    pretrained[kw["backbone"]] = pretrain.digit_poses(path, kw["backbone"], verbose=2)
+                kw.update(backbone_weights=pretrained[kw["backbone"]]["path"], train_backbone=True)
             run.train(model, source, overrides=kw, epochs=epochs, batch_size=batch_size, seed=seed,
                       run_dir=run_dir, verbose=2, frame_step=step)
             r = run.evaluate(run_dir, num_clips=num_clips)
             rows[name][data_name] = {k: r[k] for k in ("clip_hit@1", "video_hit@1", "video_hit@5", "confusion")}
+            if name in PRETRAINED:
+                rows[name][data_name]["pretraining"] = pretrained[kw["backbone"]]
             if first:
                 rows[name][data_name]["first_step"] = {"model": first, "run_dir": first_dir,
                                                        **{k: first_result[k] for k in ("clip_hit@1", "video_hit@1")}}
@@ -245,7 +265,7 @@ def _global(out, *, epochs, batch_size, seed, num_clips, runs, only, data=GLOBAL
                                datasets.info(data_name).class_names,
                                os.path.join(out, "global", f"confusion-{data_name}.png"))
     if previous:
-        models = [m for _, m, _, _ in GLOBAL if only is None or m in only]
+        models = [n if only and n in only else m for n, m, _, _ in GLOBAL if only is None or m in only or n in only]
         commit = f"{previous['commit']}; " + (f"{', '.join(models)} on {', '.join(data)} rerun at {commit}" if models
                                               else f"{', '.join(GLOBAL_FUSED)} fused at {commit}")
     result = {"family": "global", "data": list(GLOBAL_DATA), "commit": commit,
@@ -311,6 +331,13 @@ def _global_markdown(result):
             lines += ["", f"{name}: its first step alone, `{model}` (one window of consecutive frames, "
                       f"{b['clips_per_video']} windows averaged per video), " + ", ".join(
                           f"{s['video_hit@1']:.3f} video hit@1 on {d}" for d, s in steps.items()) + "."]
+        pre = next((r[d]["pretraining"] for d in result["data"] if "pretraining" in r.get(d, {})), None)
+        if pre:
+            lines += ["", f"{name}: its frame CNN, `{pre['backbone']}`, pretrained on {pre['frames']:,} posed frames "
+                      f"of the training digits ({pre['epochs']} epochs; `zoo.training.pretrain.digit_poses`); on "
+                      f"{pre['held_out']:,} frames of the test digits: angle bin {pre['angle']:.2f} (within one bin "
+                      f"{pre['angle_within_one_bin']:.2f}), scale bin {pre['scale']:.2f}, place {pre['place']:.2f}; "
+                      "then trained with the recurrent part."]
     lines += ["", f"Total time: {result['seconds'] / 60:.1f} minutes.", "",
               "What each model confuses (test split, rows: the true class, normalized): "
               + ", ".join(f"[{d}](global/confusion-{d}.png)" for d in result["data"]) + ".", ""]

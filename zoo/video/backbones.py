@@ -13,7 +13,8 @@ every frame (`zoo.layers.PerStep`). ``backbone_weights=PATH`` in a builder calls
 on the freshly built backbone before that: nothing is ever downloaded.
 
 `BACKBONES` names the configurations the video models use (``backbone=NAME`` in their builders): "vgg16",
-"small-vgg", "caffenet" (Ng et al.'s AlexNet), "lrcn-hybrid" (LRCN's network) and "small-caffenet" (CPU-sized).
+"small-vgg", "caffenet" (Ng et al.'s AlexNet), "lrcn-hybrid" (LRCN's network), "small-caffenet" (CPU-sized) and
+"small-caffenet-torus" (CPU-sized, its convolutions wrapping around the frame's edges, for `digit-actions`).
 `build_backbone(NAME, height, width, channels)` gives one as a frame classifier (to train and save on frames).
 """
 
@@ -24,7 +25,7 @@ import warnings
 import keras
 
 from zoo.errors import ZooError
-from zoo.layers import GroupedConv2D, LocalResponseNormalization, PerStep
+from zoo.layers import CircularPadding2D, GroupedConv2D, LocalResponseNormalization, PerStep
 
 WEIGHT_FILES = (".keras", ".weights.h5")
 
@@ -36,6 +37,10 @@ def vgg16(height=224, width=224, channels=3, classes=1000):
 
 
 def _conv(x, filters, kernel, name, stride=1, groups=1, padding="same", batchnorm=False):
+    """A convolution, batch normalization (or a bias) and ReLU; ``padding`` "circular" wraps the map around its edges
+    by half the kernel (`zoo.layers.CircularPadding2D`) before a "valid" convolution."""
+    if padding == "circular":
+        x, padding = CircularPadding2D(kernel // 2, name=f"{name}_wrap")(x), "valid"
     conv = GroupedConv2D if groups > 1 else keras.layers.Conv2D
     x = conv(filters, kernel, strides=stride, padding=padding, groups=groups, use_bias=not batchnorm, name=name)(x)
     if batchnorm:
@@ -51,9 +56,13 @@ def _fully_connected(x, units, dropout, names, classes):
     return keras.layers.Dense(classes, activation="softmax", name="predictions", dtype="float32")(x)
 
 
-def caffe_pool(x, name):
+def caffe_pool(x, name, circular=False):
     """3x3 max pooling, stride 2, with Caffe's output size ceil((n - 3) / 2) + 1: on an even size the last window
-    hangs over the edge, which a row / column of zeros reproduces exactly here (the maps are ReLU outputs, >= 0)."""
+    hangs over the edge, which a row / column of zeros reproduces exactly here (the maps are ReLU outputs, >= 0).
+    ``circular``: the windows wrap around the map's edges instead (one row / column from the opposite edge on every
+    side; n / 2 outputs on an even size, as Caffe's)."""
+    if circular:
+        return keras.layers.MaxPooling2D(3, strides=2, name=name)(CircularPadding2D(1, name=f"{name}_wrap")(x))
     pad = (1 - x.shape[1] % 2, 1 - x.shape[2] % 2)
     if any(pad):
         x = keras.layers.ZeroPadding2D(((0, pad[0]), (0, pad[1])), name=f"{name}_ceil")(x)
@@ -62,19 +71,27 @@ def caffe_pool(x, name):
 
 def caffenet(height=227, width=227, channels=3, widths=(96, 256, 384, 384, 256), kernels=(11, 5, 3, 3, 3),
              strides=(4, 1, 1, 1, 1), paddings=("valid", "same", "same", "same", "same"), groups=(1, 2, 1, 2, 2),
-             fc_units=(4096, 4096), dropout=0.5, classes=1000, batchnorm=False, name="caffenet"):
+             fc_units=(4096, 4096), dropout=0.5, classes=1000, batchnorm=False, lrn=True, average=False,
+             name="caffenet"):
     """The Caffe reference network by default (60,965,224 parameters with 1000 classes). ``groups`` splits a
-    convolution's channels as Caffe's ``group`` does (`zoo.layers.GroupedConv2D`)."""
+    convolution's channels as Caffe's ``group`` does (`zoo.layers.GroupedConv2D`). A ``paddings`` entry "circular"
+    wraps that convolution and the pooling after it around the frame's edges (for scenes on a torus); ``lrn``: Caffe's
+    norm1 and norm2; ``average``: fc6 sees the global average of pool5 (one value a channel, wherever the pattern
+    is) beside the flattened pool5."""
     frame = keras.Input((height, width, channels), name="frame")
     x = frame
     layers = zip(widths, kernels, strides, paddings, groups)
     for i, (filters, kernel, stride, padding, group) in enumerate(layers, start=1):
         x = _conv(x, filters, kernel, f"conv{i}", stride, group, padding, batchnorm)
         if i in (1, 2, 5):
-            x = caffe_pool(x, f"pool{i}")
-        if i in (1, 2):
+            x = caffe_pool(x, f"pool{i}", circular=padding == "circular")
+        if i in (1, 2) and lrn:
             x = LocalResponseNormalization(name=f"norm{i}")(x)
-    x = keras.layers.Flatten(name="flatten")(x)
+    pool5 = x
+    x = keras.layers.Flatten(name="flatten")(pool5)
+    if average:
+        x = keras.layers.Concatenate(name="flatten_and_average")(
+            [x, keras.layers.GlobalAveragePooling2D(name="pool5_average")(pool5)])
     return keras.Model(frame, _fully_connected(x, fc_units, dropout, ("fc6", "fc7"), classes), name=name)
 
 
@@ -104,6 +121,12 @@ BACKBONES = {
                                         strides=(1, 1, 1, 1, 1), paddings=("same",) * 5, groups=(1, 1, 1, 1, 1),
                                         fc_units=(128, 128), dropout=0.3, classes=10, batchnorm=True,
                                         name="small_caffenet"),
+    # "small-caffenet" for digit-actions' torus (`pipelines.embedded`): every convolution and pooling wraps around
+    # the frame's edges, fc6 also sees pool5's global average, batch normalization without LRN
+    "small-caffenet-torus": functools.partial(caffenet, widths=(16, 32, 48, 48, 32), kernels=(5, 3, 3, 3, 3),
+                                              strides=(1, 1, 1, 1, 1), paddings=("circular",) * 5,
+                                              groups=(1, 1, 1, 1, 1), fc_units=(128, 128), dropout=0.3, classes=10,
+                                              batchnorm=True, lrn=False, average=True, name="small_caffenet_torus"),
 }
 
 
