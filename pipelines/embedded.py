@@ -165,7 +165,8 @@ def digit_poses(num, seed, digits, size=32, noise=0.08, angle_bins=12, scale_bin
         digit, distractor = digits[rng.integers(len(digits))], digits[rng.integers(len(digits))]
         tint, pos, angle, phase = rng.uniform(0.55, 1.0, 3), rng.uniform(0, size, 2), rng.uniform(0, 360), rng.uniform()
         frames[i] = _frame(_background(distractor, rng, size), digit, pos, angle, phase, tint, rng, noise)
-        pose[i] = int(angle * angle_bins // 360) % angle_bins * scale_bins + min(int(phase * scale_bins), scale_bins - 1)
+        angle_bin, scale_bin = int(angle * angle_bins // 360) % angle_bins, min(int(phase * scale_bins), scale_bins - 1)
+        pose[i] = angle_bin * scale_bins + scale_bin
         row, col = (pos * grid // size).astype(int) % grid
         place[i] = row * grid + col
     return frames, pose, place

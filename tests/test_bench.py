@@ -186,6 +186,41 @@ def test_global_bench_trains_baccouche_in_two_steps(tmp_path, monkeypatch):
             "video), 0.250 video hit@1 on digit-actions, 0.250 video hit@1 on digit-actions-order.") in text
 
 
+def test_global_bench_pretrains_the_frame_cnn_once(tmp_path, monkeypatch):
+    """The rows of `PRETRAINED`: their backbone is pretrained on digit poses once for all of them and both datasets,
+    then loaded and trained with the recurrent part, in run directories apart from the from-scratch rows'; the
+    table says what the pretrained CNN reached. Pretraining, training and evaluation are stubs: nothing is trained."""
+    calls, pretrained = [], []
+
+    def digit_poses(path, backbone, verbose):
+        pretrained.append((path, backbone))
+        return {"angle": 0.3, "angle_within_one_bin": 0.48, "scale": 0.77, "place": 0.88, "backbone": backbone,
+                "frames": 60000, "held_out": 2000, "epochs": 10, "path": path}
+
+    def evaluate(run_dir, num_clips):
+        n = 12 if "order" in run_dir else 10
+        return {"clip_hit@1": 0.5, "video_hit@1": 0.5, "video_hit@5": 1.0, "confusion": np.eye(n).tolist()}
+
+    monkeypatch.setattr(benchmark.pretrain, "digit_poses", digit_poses)
+    monkeypatch.setattr(benchmark.run, "train", lambda model, data, **kw: calls.append((model, data, kw)))
+    monkeypatch.setattr(benchmark.run, "evaluate", evaluate)
+    runs = str(tmp_path / "runs")
+    result = benchmark._global(str(tmp_path), only=list(benchmark.PRETRAINED), epochs=3, batch_size=2, seed=0,
+                               num_clips=4, runs=runs)
+    assert pretrained == [(os.path.join(runs, "pretrained-small-caffenet-torus-digit-poses.keras"),
+                           "small-caffenet-torus")]
+    assert sorted(m for m, _, _ in calls) == ["lrcn", "lrcn", "snippets-lstm", "snippets-lstm"]
+    for model, data, kw in calls:
+        assert kw["overrides"] == {"backbone": "small-caffenet-torus", "backbone_weights": pretrained[0][0],
+                                   "train_backbone": True}
+        assert kw["run_dir"] == os.path.join(runs, f"global-{data}-{model}-pretrained")
+    assert set(result["rows"]) == set(benchmark.PRETRAINED)
+    text = open(tmp_path / "bench-accuracy-global.md").read()
+    assert ("LRCN, frame CNN pretrained on digit poses: its frame CNN, `small-caffenet-torus`, pretrained on 60,000 "
+            "posed frames") in text
+    assert "angle bin 0.30 (within one bin 0.48), scale bin 0.77, place 0.88" in text
+
+
 def test_global_bench_fuses_lrcn_rgb_and_flow_as_the_paper(tmp_path):
     """LRCN's fused row is 1/3 of the RGB run's and 2/3 of the flow run's test probabilities, view by view (Donahue
     et al. 2015, Table 1), computed from the runs' saved predictions without training, and shown after LRCN (flow)."""

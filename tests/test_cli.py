@@ -33,6 +33,10 @@ def test_layout(root):
     (["train", "c3d", "--data", "digit-actions", "--strategy", "multiworker"], "needs TF_CONFIG"),
     (["tune", "vae", "--data", "mnist", "--steps-per-epoch", "0"], "steps per epoch must be positive"),
     (["evaluate", "/no/such/run"], "is not a run directory"),
+    (["pretrain", "--out", "cnn.h5"], "saved as a .keras file"),
+    (["pretrain", "--out", "cnn.keras", "--frames", "0"], "must be positive"),
+    (["pretrain", "--out", "cnn.keras", "--backbone", "small-cafenet"], "unknown backbone 'small-cafenet'"),
+    (["pretrain", "--out", "cnn.keras", "--backbone", "caffenet", "--frames", "8"], "cannot take 32 x 32 frames"),
     (["sample", "/no/such/run"], "is not a run directory"),
 ])
 def test_user_mistakes_exit_2_with_one_line(argv, message, capsys):

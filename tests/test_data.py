@@ -293,3 +293,18 @@ def test_an_epoch_takes_k_clips_of_every_video(tmp_path):
         counted[k] = steps.count
         assert json.load(open(tmp_path / f"k{k}" / "config.json"))["clips_per_video"] == k
     assert counted == {1: 5, 2: 10}
+
+
+def test_digit_poses_are_seeded_and_cover_every_pose_and_place():
+    """The posed frames of the pretraining (`embedded.digit_poses`): the same seed gives the same bytes; poses (12
+    angle bins x 3 scale bins) and places (4 x 4 cells) are uniform, every one of them drawn."""
+    digits = embedded.mnist()[0]
+    frames, pose, place = embedded.digit_poses(1800, 0, digits)
+    again = embedded.digit_poses(1800, 0, digits)
+    np.testing.assert_array_equal(frames, again[0])
+    np.testing.assert_array_equal(pose, again[1])
+    assert frames.shape == (1800, 32, 32, 3) and frames.dtype == np.uint8
+    for labels, n in ((pose, 36), (place, 16)):
+        counts = np.bincount(labels, minlength=n)
+        assert len(counts) == n and counts.min() > 0.5 * len(labels) / n  # 50 and 112 a class on average
+    assert not np.array_equal(frames, embedded.digit_poses(1800, 1, digits)[0])

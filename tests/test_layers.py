@@ -82,3 +82,28 @@ def test_subsampling_is_a_trainable_average():
     ref = x.reshape(2, 3, 3, 2, 2, 2, 5).mean(axis=(3, 5)) * coef + bias
     np.testing.assert_allclose(np.asarray(layer(x)), ref, rtol=1e-5, atol=1e-6)
     assert layer.count_params() == 2 * 3 * 5  # one coefficient and one bias per feature map
+
+
+def test_circular_padding_matches_numpy_wrap_and_round_trips(tmp_path):
+    """CircularPadding2D is np.pad(mode="wrap") on rows and columns; it serializes inside a .keras model."""
+    import keras
+
+    from zoo.layers import CircularPadding2D
+
+    x = np.random.default_rng(0).normal(size=(2, 5, 7, 3)).astype("float32")
+    for padding in (1, 2, (3, 1), (0, 4)):
+        rows, cols = (padding, padding) if isinstance(padding, int) else padding
+        want = np.pad(x, ((0, 0), (rows, rows), (cols, cols), (0, 0)), mode="wrap")
+        np.testing.assert_array_equal(np.asarray(CircularPadding2D(padding)(x)), want)
+    inp = keras.Input((5, 7, 3))
+    model = keras.Model(inp, CircularPadding2D((2, 3), name="wrap")(inp))
+    model.save(tmp_path / "wrap.keras")
+    again = keras.saving.load_model(tmp_path / "wrap.keras")
+    assert again.get_layer("wrap").padding == (2, 3) and again.output.shape == (None, 9, 13, 3)
+    np.testing.assert_array_equal(np.asarray(again(x)), np.asarray(model(x)))
+    try:
+        CircularPadding2D(6)(x)
+    except ValueError as e:
+        assert "larger than the image" in str(e)
+    else:
+        raise AssertionError("padding beyond the image must fail")

@@ -1,4 +1,4 @@
-"""The `zoo` command: models, data, train, evaluate, export, sample, demo, bench.
+"""The `zoo` command: models, data, train, evaluate, export, fuse, pretrain, tune, sample, demo, bench.
 
 A user's mistake (unknown model or dataset, bad override, class mismatch, missing run directory) prints one line
 ``zoo: error: ...`` and exits with code 2; there is no traceback for it.
@@ -158,6 +158,17 @@ def cmd_fuse(args):
     print(f"run directory: {run_dir}  (then: zoo evaluate {run_dir}; zoo export {run_dir})")
 
 
+def cmd_pretrain(args):
+    from zoo.training import pretrain
+
+    r = pretrain.digit_poses(args.out, args.backbone, frames=args.frames, epochs=args.epochs, seed=args.seed,
+                             verbose=args.verbose)
+    print(f"held-out frames ({r['held_out']:,} of the test digits): angle bin {r['angle']:.3f} (within one bin "
+          f"{r['angle_within_one_bin']:.3f}), scale bin {r['scale']:.3f}, place {r['place']:.3f}")
+    print(f"backbone: {args.out}  (then: zoo train lrcn --data digit-actions --set backbone={args.backbone} "
+          f"--set backbone_weights={args.out})")
+
+
 def cmd_tune(args):
     from tuning import hypermodels
     from zoo.errors import ZooError
@@ -290,6 +301,16 @@ def build_parser():
     f.add_argument("--svm-c", type=float, default=1.0, help="the SVM's C (method svm)")
     f.add_argument("--run-dir")
     f.set_defaults(fn=cmd_fuse)
+
+    r = sub.add_parser("pretrain", help="pretrain a frame CNN on posed digit frames for a video model's "
+                                        "backbone_weights (the stand-in for ImageNet; nothing downloaded)")
+    r.add_argument("--out", required=True, help="the backbone's .keras file to write")
+    r.add_argument("--backbone", default="small-caffenet-torus", help="a frame CNN of zoo.video.backbones")
+    r.add_argument("--frames", type=int, default=60000, help="posed training frames")
+    r.add_argument("--epochs", type=int, default=10)
+    r.add_argument("--seed", type=int, default=1)
+    r.add_argument("--verbose", type=int, default=1, choices=[0, 1, 2])
+    r.set_defaults(fn=cmd_pretrain)
 
     u = sub.add_parser("tune", help="hyperparameter search with keras-tuner (distributed with KERASTUNER_* env)")
     u.add_argument("model")

@@ -240,6 +240,7 @@ def _global(out, *, epochs, batch_size, seed, num_clips, runs, only, data=GLOBAL
                 if kw["backbone"] not in pretrained:
                     path = os.path.join(runs, f"pretrained-{kw['backbone']}-digit-poses.keras")
                     pretrained[kw["backbone"]] = pretrain.digit_poses(path, kw["backbone"], verbose=2)
+                    print(f"{kw['backbone']} pretrained on digit poses: {pretrained[kw['backbone']]}", flush=True)
                 kw.update(backbone_weights=pretrained[kw["backbone"]]["path"], train_backbone=True)
             run.train(model, source, overrides=kw, epochs=epochs, batch_size=batch_size, seed=seed,
                       run_dir=run_dir, verbose=2, frame_step=step)

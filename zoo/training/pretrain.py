@@ -38,7 +38,11 @@ def _frames(num, seed, digits, labels, size):
 def pose_model(backbone, size=32):
     """``backbone`` (a name of `backbones.BACKBONES`) for uint8 frames of ``size`` x ``size`` with the pose and place
     heads on the input of its ``predictions`` layer; returns (model, backbone model), sharing their layers."""
-    net = backbones.build_backbone(backbone, size, size)
+    try:
+        net = backbones.build_backbone(backbone, size, size)
+    except ValueError as e:  # e.g. keras.applications' VGG-16 with its top wants 224 x 224 frames
+        reason = str(e).splitlines()[0]
+        raise ZooError(f"the backbone {backbone!r} cannot take {size} x {size} frames: {reason}") from None
     frame = keras.Input((size, size, 3), dtype="uint8", name="frame")
     features = keras.Model(net.input, net.get_layer("predictions").input, name=f"{net.name}_features")
     x = features(keras.layers.Rescaling(1 / 255, name="to_unit_range")(frame))
@@ -65,11 +69,11 @@ def digit_poses(path, backbone="small-caffenet-torus", frames=60000, held_out=20
         raise ZooError(f"the pretrained backbone is saved as a .keras file, got {path!r}")
     if min(frames, held_out, epochs) < 1:
         raise ZooError("frames, held_out and epochs must be positive")
+    keras.utils.set_random_seed(seed)
+    model, net = pose_model(backbone, size)  # first: a wrong backbone fails before the frames are drawn
     x_train, y_train, x_test, y_test = embedded.mnist()
     x, pose, place = _frames(frames, seed, x_train, y_train, size)
     xt, pose_t, place_t = _frames(held_out, seed + 1, x_test, y_test, size)
-    keras.utils.set_random_seed(seed)
-    model, net = pose_model(backbone, size)
     model.compile(optimizer=keras.optimizers.Adam(learning_rate),
                   loss={"pose": "sparse_categorical_crossentropy", "place": "sparse_categorical_crossentropy"})
     model.fit(x, {"pose": pose, "place": place}, batch_size=batch_size, epochs=epochs, verbose=verbose)
