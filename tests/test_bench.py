@@ -188,7 +188,7 @@ def test_global_bench_trains_baccouche_in_two_steps(tmp_path, monkeypatch):
 
 def test_global_bench_pretrains_the_frame_cnn_once(tmp_path, monkeypatch):
     """The rows of `PRETRAINED`: their backbone is pretrained on digit poses once for all of them and both datasets,
-    then loaded and trained with the recurrent part, in run directories apart from the from-scratch rows'; the
+    then loaded and frozen under the recurrent part, in run directories apart from the from-scratch rows'; the
     table says what the pretrained CNN reached. Pretraining, training and evaluation are stubs: nothing is trained."""
     calls, pretrained = [], []
 
@@ -212,7 +212,7 @@ def test_global_bench_pretrains_the_frame_cnn_once(tmp_path, monkeypatch):
     assert sorted(m for m, _, _ in calls) == ["lrcn", "lrcn", "snippets-lstm", "snippets-lstm"]
     for model, data, kw in calls:
         assert kw["overrides"] == {"backbone": "small-caffenet-torus", "backbone_weights": pretrained[0][0],
-                                   "train_backbone": True}
+                                   "train_backbone": False}
         assert kw["run_dir"] == os.path.join(runs, f"global-{data}-{model}-pretrained")
     assert set(result["rows"]) == set(benchmark.PRETRAINED)
     text = open(tmp_path / "bench-accuracy-global.md").read()

@@ -166,7 +166,7 @@ def cmd_pretrain(args):
     print(f"held-out frames ({r['held_out']:,} of the test digits): angle bin {r['angle']:.3f} (within one bin "
           f"{r['angle_within_one_bin']:.3f}), scale bin {r['scale']:.3f}, place {r['place']:.3f}")
     print(f"backbone: {args.out}  (then: zoo train lrcn --data digit-actions --set backbone={args.backbone} "
-          f"--set backbone_weights={args.out})")
+          f"--set backbone_weights={args.out} --set train_backbone=False)")
 
 
 def cmd_tune(args):

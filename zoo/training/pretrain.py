@@ -14,7 +14,9 @@ test digits.
 
 The saved file is the backbone alone (a `.keras` file that ``backbone_weights=PATH`` loads into a video model built
 with the same ``backbone``): the two heads are dropped, and the backbone's own ``predictions`` layer stays untrained
-(the video models cut the backbone below it).
+(the video models cut the backbone below it). Keep it frozen there (``train_backbone=False``): LRCN on digit-actions
+from it reached 0.943 video hit@1 with it frozen, 0.700 with it fine-tuned at Adam 1e-3 (`zoo bench accuracy
+--family global`, same seed).
 """
 
 import os
