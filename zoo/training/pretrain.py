@@ -1,6 +1,5 @@
-"""Pretraining a frame CNN without downloads: the zoo's stand-in for the ImageNet CNNs under the papers' recurrent
-models (LRCN, Donahue et al. 2015, Sec. 4: "pre-trained on ... ImageNet"; Beyond Short Snippets, Ng et al. 2015,
-Sec. 4: the CNN first trained on ImageNet, then with the LSTM on video).
+"""Pretraining a frame CNN without downloads: the zoo's stand-in for the ImageNet-trained CNNs that the papers'
+recurrent models start from (LRCN, Donahue et al. 2015, Sec. 4; Beyond Short Snippets, Ng et al. 2015).
 
 `digit_poses` trains a backbone of `zoo.video.backbones` on single frames drawn exactly as `digit-actions` draws a
 frame (`pipelines.embedded.digit_poses`), to tell where the digit is and how it is turned and scaled: two softmax

@@ -18,7 +18,9 @@ variant with the LSTM on fc6 (LRCN-fc6, Table 1).
   global` reports that fusion (`zoo.training.benchmark.GLOBAL_FUSED`).
 
 The tiny presets use a CPU-sized tower of the same family ("small-caffenet": 5x5 then 3x3 convolutions at stride 1,
-no groups, batch normalization) on 32x32 frames.
+no groups, batch normalization) on 32x32 frames. In place of the ImageNet CNN on the embedded data: a
+"small-caffenet-torus" trained by `zoo pretrain` (`zoo.training.pretrain`), loaded with ``backbone_weights`` and
+frozen (``train_backbone=False``), as the global bench's pretrained row does.
 """
 
 import keras

@@ -29,7 +29,8 @@ Backbone: the paper reports AlexNet and GoogLeNet features; keras.applications h
 Caffe reference AlexNet ("caffenet" in `backbones.BACKBONES`, 227x227 frames; ImageNet-trained weights are loaded
 with ``backbone_weights=PATH``). Clip lengths: 120 frames for feature pooling, 30 for the LSTM (the paper's 1 frame
 per second settings), 487 Sports-1M classes. The tiny presets use "small-caffenet" on 32x32 frames, 8 frames and
-windows of 4 frames with stride 2.
+windows of 4 frames with stride 2; on the embedded data a frozen "small-caffenet-torus" from `zoo pretrain` stands in
+for the ImageNet CNN (the global bench's pretrained deep LSTM row).
 """
 
 import keras
