@@ -227,8 +227,8 @@ def _global(out, *, epochs, batch_size, seed, num_clips, runs, only, data=GLOBAL
         backbone = overrides.get("backbone")
         if name in PRETRAINED and backbone not in pretrained:  # outside the row's time, as ImageNet is
             t = time.time()
-            path = os.path.join(runs, f"pretrained-{backbone}-digit-poses.keras")
-            pretrained[backbone] = dict(pretrain.digit_poses(path, backbone, verbose=2), seconds=time.time() - t)
+            weights = os.path.join(runs, f"pretrained-{backbone}-digit-poses.keras")
+            pretrained[backbone] = dict(pretrain.digit_poses(weights, backbone, verbose=2), seconds=time.time() - t)
             print(f"{backbone} pretrained on digit poses: {pretrained[backbone]}", flush=True)
         for data_name in data:
             step = clip_step(data_name, frames) if spans else None  # None: consecutive frames (C3D, slow fusion)
