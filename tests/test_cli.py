@@ -107,19 +107,3 @@ def test_class_count_mismatch_on_evaluate(tmp_path, capsys):
         cli.main(["evaluate", run_dir, "--data", "mnist"])
     assert "needs video data" in capsys.readouterr().err
 
-
-def test_pretrain_from_the_command_line(tmp_path, capsys):
-    """`zoo pretrain` writes a backbone, reports its held-out accuracies, and the `--set` overrides it prints build
-    LRCN around that backbone, frozen."""
-    import zoo
-    from zoo.layers import PerStep
-
-    path = str(tmp_path / "cnn.keras")
-    cli.main(["pretrain", "--out", path, "--frames", "64", "--epochs", "1", "--verbose", "0"])
-    out = capsys.readouterr().out
-    assert "held-out frames (2,000 of the test digits): angle bin" in out and os.path.isfile(path)
-    overrides = cli.parse_overrides(out.split("--data digit-actions ")[1].rstrip(")\n").split("--set ")[1:])
-    assert overrides == {"backbone": "small-caffenet-torus", "backbone_weights": path, "train_backbone": False}
-    net = zoo.build("lrcn", "tiny", num_classes=10, **overrides)
-    cnn = next(layer.layer for layer in net.layers if isinstance(layer, PerStep))
-    assert not cnn.trainable_weights and cnn.get_layer("conv1_wrap").padding == (2, 2)

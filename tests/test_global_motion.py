@@ -146,3 +146,21 @@ def test_pretraining_on_digit_poses_learns_and_loads_into_lrcn(tmp_path):
             np.testing.assert_array_equal(got, want)
     with pytest.raises(ZooError, match="as a .keras file"):
         pretrain.digit_poses(str(tmp_path / "torus.h5"))
+
+
+def test_pretrain_from_the_command_line(tmp_path, capsys):
+    """`zoo pretrain` writes a backbone and reports its held-out accuracies; the `--set` overrides it prints build
+    LRCN on that backbone, loaded from the file and frozen."""
+    from zoo import cli
+
+    path = str(tmp_path / "cnn.keras")
+    cli.main(["pretrain", "--out", path, "--frames", "64", "--epochs", "1", "--verbose", "0"])
+    out = capsys.readouterr().out
+    assert "held-out frames (2,000 of the test digits): angle bin" in out
+    overrides = cli.parse_overrides(out.split("--data digit-actions ")[1].rstrip(")\n").split("--set ")[1:])
+    assert overrides == {"backbone": "small-caffenet-torus", "backbone_weights": path, "train_backbone": False}
+    cnn = _frame_cnn(zoo.build("lrcn", "tiny", num_classes=10, **overrides))
+    assert not cnn.trainable_weights
+    saved = keras.saving.load_model(path)
+    for got, want in zip(cnn.get_layer("conv1").get_weights(), saved.get_layer("conv1").get_weights()):
+        np.testing.assert_array_equal(got, want)
