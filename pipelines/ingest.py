@@ -408,7 +408,7 @@ def _claim(out, state):
         raise
     for folder in (out, os.path.join(out, STATE)):  # left by a killed run
         for name in os.listdir(folder):
-            if ".tfrecord.tmp-" in name or name.endswith(".json.tmp"):
+            if ".tfrecord.tmp-" in name or ".tfrecord.index.tmp-" in name or name.endswith(".json.tmp"):
                 os.remove(os.path.join(folder, name))
     return lock
 
@@ -445,6 +445,8 @@ def ingest(source, out_dir, *, layout, split_file_index=1, short_side=128, fps=N
         finally:
             results.close()
             bar.close()
+        for path in (path for ps in paths.values() for path in ps if records.index_state(path) != "ok"):
+            records.write_index(path)  # a shard finished by a version that wrote no index
         shard_reports = {s: [_read_json(_sidecar(path)) for path in paths[s]] for s in plan}
         splits = {s: {"videos": sum(r["videos"] for r in rs), "frames": sum(r["frames"] for r in rs),
                       "shards": len(rs)} for s, rs in shard_reports.items()}

@@ -12,6 +12,18 @@ Context features                     Feature lists (one entry per frame)
 This is the TF Model Garden / DMVR convention; a dataset directory holds ``{split}-{i:05d}-of-{n:05d}.tfrecord``
 shards and a ``meta.json`` with the class names, splits and how the data was made. Shards are written atomically
 (a temporary name, then a rename), so a crash never leaves a half-written shard under its final name.
+
+Beside each shard, ``SHARD.index`` (a TFRecord file of `tf.train.Example`, one per video, in the shard's order) says
+where every frame's bytes lie in the shard, so that training can read a clip's frames without reading its whole
+video (`read_frames`; `pipelines.video.clips` uses it when every shard has one):
+
+  video/id, video/frame_count, clip/label/index   as in the shard
+  shard/bytes                                     the shard's size when the index was written (a stale index fails)
+  image/encoded/offset, image/encoded/length      int64 per frame: where its JPEG bytes lie in the shard file
+  flow/x/..., flow/y/...                          the same for the flow planes, when the shard has them
+
+`write_shard` writes the index with the shard (renamed into place first, so a finished shard always has one);
+`write_index` makes one for a shard written without it (`zoo data index DIR`).
 """
 
 import json
@@ -83,16 +95,159 @@ def shard_name(split, index, count):
 
 
 def write_shard(path, serialized_examples):
-    """Write records to ``path`` atomically; returns the number of records."""
+    """Write records to ``path`` atomically, and its index (`index_path`); returns the number of records."""
     use_filesystem(path)
     tmp = f"{path}.tmp-{os.getpid()}"
-    n = 0
+    places, offset = [], 0
     with tf.io.TFRecordWriter(tmp) as w:
         for s in serialized_examples:
             w.write(s)
-            n += 1
+            places.append(_place(s, offset + RECORD_HEADER))
+            offset += RECORD_HEADER + len(s) + RECORD_FOOTER
+    _write_index(path, places, offset)
     tf.io.gfile.rename(tmp, path, overwrite=True)
-    return n
+    return len(places)
+
+
+# ------------------------------------------------------------------------------------------------ the frame index
+
+RECORD_HEADER, RECORD_FOOTER = 12, 4  # a TFRecord: length (8 bytes) and its CRC (4), the data, the data's CRC (4)
+LISTS = {"frames": "image/encoded", "flow_x": "flow/x", "flow_y": "flow/y"}  # parsed name -> feature list
+
+
+def index_path(shard):
+    return shard + ".index"
+
+
+def _varint(buf, pos):
+    value = shift = 0
+    while True:
+        byte = buf[pos]
+        pos += 1
+        value |= (byte & 0x7F) << shift
+        if byte < 0x80:
+            return value, pos
+        shift += 7
+
+
+def _fields(buf, start, end):
+    """(field number, start, end) of every length-delimited field of the protobuf message in ``buf[start:end]``."""
+    pos = start
+    while pos < end:
+        key, pos = _varint(buf, pos)
+        wire = key & 7
+        if wire == 2:
+            size, pos = _varint(buf, pos)
+            yield key >> 3, pos, pos + size
+            pos += size
+        elif wire == 0:
+            pos = _varint(buf, pos)[1]
+        elif wire in (1, 5):
+            pos += 8 if wire == 1 else 4
+        else:
+            raise ValueError(f"not a protobuf message (wire type {wire} at byte {pos})")
+
+
+def frame_spans(serialized):
+    """{feature list name: [(offset, length) of each entry's bytes in ``serialized``]} of a serialized
+    SequenceExample, read off the protobuf wire format: SequenceExample.feature_lists (field 2) -> map entries (1) of
+    key (1) and FeatureList (2) -> Feature (1) -> BytesList (1) -> value (1). Every entry must hold one bytes value."""
+    spans = {}
+    for number, start, end in _fields(serialized, 0, len(serialized)):
+        if number != 2:
+            continue
+        for _, entry_start, entry_end in _fields(serialized, start, end):
+            parts = {n: (a, b) for n, a, b in _fields(serialized, entry_start, entry_end)}
+            key = bytes(serialized[slice(*parts[1])]).decode()
+            items = spans[key] = []
+            for _, feature_start, feature_end in _fields(serialized, *parts.get(2, (0, 0))):
+                values = [(a, b - a) for n, s, e in _fields(serialized, feature_start, feature_end) if n == 1
+                          for _, a, b in _fields(serialized, s, e)]
+                if len(values) != 1:
+                    raise ValueError(f"feature list {key!r} has an entry with {len(values)} bytes values, not one")
+                items += values
+    return spans
+
+
+def _place(serialized, offset):
+    """What the index says of one record that starts at byte ``offset`` of its shard."""
+    context = tf.train.SequenceExample.FromString(serialized).context.feature
+    spans = frame_spans(serialized)
+    return {"video/id": context["video/id"].bytes_list.value[0],
+            "video/frame_count": context["video/frame_count"].int64_list.value[0],
+            "clip/label/index": (context["clip/label/index"].int64_list.value or [-1])[0],
+            **{f"{key}/{what}": [offset + a if what == "offset" else n for a, n in spans[key]]
+               for key in LISTS.values() if key in spans for what in ("offset", "length")}}
+
+
+def _write_index(shard, places, shard_bytes):
+    """Write ``index_path(shard)`` atomically from the records' places (`_place`)."""
+    path = index_path(shard)
+    tmp = f"{path}.tmp-{os.getpid()}"
+    with tf.io.TFRecordWriter(tmp) as w:
+        for place in places:
+            ex = tf.train.Example()
+            for key, value in {**place, "shard/bytes": shard_bytes}.items():
+                if isinstance(value, bytes):
+                    ex.features.feature[key].bytes_list.value.append(value)
+                else:
+                    ex.features.feature[key].int64_list.value.extend(value if isinstance(value, list) else [value])
+            w.write(ex.SerializeToString())
+    tf.io.gfile.rename(tmp, path, overwrite=True)
+
+
+def write_index(shard):
+    """Write the index of a shard written without one (or after it); returns the number of records."""
+    use_filesystem(shard)
+    places, offset = [], 0
+    for record in tf.data.TFRecordDataset(shard):
+        s = record.numpy()
+        places.append(_place(s, offset + RECORD_HEADER))
+        offset += RECORD_HEADER + len(s) + RECORD_FOOTER
+    _write_index(shard, places, offset)
+    return len(places)
+
+
+def index_state(shard):
+    """"ok", "missing" or "stale" (the shard's size is not the one its index was written for)."""
+    path = index_path(shard)
+    if not tf.io.gfile.exists(path):
+        return "missing"
+    first = next(iter(tf.data.TFRecordDataset(path).take(1)), None)
+    if first is None:
+        return "ok" if tf.io.gfile.stat(shard).length == 0 else "stale"
+    written = tf.train.Example.FromString(first.numpy()).features.feature["shard/bytes"].int64_list.value
+    return "ok" if list(written) == [tf.io.gfile.stat(shard).length] else "stale"
+
+
+def index_entries(shard, with_flow=False):
+    """A dataset of a shard's videos from its index, without reading the shard: {"id", "label", "frame_count",
+    "shard", "spans": {name: (offsets, lengths)}} for the frames (and flow planes), the names of `LISTS`."""
+    names = ["frames"] + (["flow_x", "flow_y"] if with_flow else [])
+    spec = {"video/id": tf.io.FixedLenFeature([], tf.string),
+            "video/frame_count": tf.io.FixedLenFeature([], tf.int64),
+            "clip/label/index": tf.io.FixedLenFeature([], tf.int64, default_value=-1),
+            **{f"{LISTS[n]}/{what}": tf.io.RaggedFeature(tf.int64) for n in names for what in ("offset", "length")}}
+
+    def entry(serialized):
+        f = tf.io.parse_single_example(serialized, spec)
+        return {"id": f["video/id"], "label": f["clip/label/index"], "frame_count": f["video/frame_count"],
+                "shard": shard,
+                "spans": {n: (f[f"{LISTS[n]}/offset"], f[f"{LISTS[n]}/length"]) for n in names}}
+
+    return tf.data.TFRecordDataset(index_path(shard)).map(entry)
+
+
+def read_frames(shard, spans, idx):
+    """The entries ``idx`` of a feature list whose (offsets, lengths) in ``shard`` are ``spans``, as strings, from one
+    read of the bytes from the first to the last of them (tensorflow-io's ranged file read, through TensorFlow's
+    file systems). The record's CRC32C is not checked (only a part of the record is read)."""
+    from tensorflow_io.python.ops import core_ops
+
+    offsets, lengths = tf.gather(spans[0], idx), tf.gather(spans[1], idx)
+    first = tf.reduce_min(offsets)
+    data = core_ops.io_file_read(shard, first, tf.reduce_max(offsets + lengths) - first, compression="")
+    return tf.strings.substr(data, offsets - first, lengths)
 
 
 def write_meta(directory, meta):

@@ -18,6 +18,9 @@ def serve(port=5050, workers=1, host="localhost", ready=None):
     called with the service address once everything listens."""
     if workers < 1:
         raise ZooError("a data service needs at least one worker")
+    from tensorflow_io.python.ops import core_ops
+
+    core_ops.io_file_read  # noqa: B018  (loads the ranged read of `pipelines.records.read_frames` for the workers)
     try:
         dispatcher = tf.data.experimental.service.DispatchServer(
             tf.data.experimental.service.DispatcherConfig(port=port))

@@ -1,7 +1,8 @@
 """The tf.data clip pipeline over sharded SequenceExample videos.
 
 shards -> interleaved read -> parse (frames stay JPEG strings) -> choose frame indices and keep only those JPEG
-strings -> shuffle (training; the buffer holds clips' frames, not whole videos) -> decode only those frames (in
+strings (training on indexed shards: the videos come from the shards' indexes, the frames are chosen first and only
+their bytes read from the shard, `records.read_frames`) -> shuffle (training; the buffer holds clips' frames, not whole videos) -> decode only those frames (in
 training only the crop window of each) -> one crop (random in training, central otherwise) and optional flip for the
 whole clip -> batch -> scale to [0, 1] (float32 output; uint8 clips are left to the model) -> prefetch, with
 tf.data's autotuning off (`without_autotuning`: freeing an autotuned iterator can block for up to a minute).
@@ -30,6 +31,8 @@ global seed: tf.data's seeded shuffles combine their seed with it, as every seed
 Shard paths may be remote (``s3://``, ``hdfs://``, ``gs://``...): `pipelines.records.use_filesystem` registers the
 file system (tensorflow-io) on first use.
 """
+
+import os
 
 import numpy as np
 import tensorflow as tf
@@ -183,11 +186,19 @@ def _select(example, starts, *, inputs, clip_len, stride, flow_len, **_):
     the rest of the video is dropped here, before the shuffle buffer."""
     out = {"label": example["label"], "id": example["id"]}
     if "rgb" in inputs:
-        out["frames"] = tf.gather(example["frames"], _looped(starts, clip_len, stride, example["frame_count"]))
+        out["frames"] = _take(example, "frames", _looped(starts, clip_len, stride, example["frame_count"]))
     if "flow" in inputs:
         idx = _looped(starts, flow_len, _flow_stride(inputs, clip_len, stride, flow_len), example["frame_count"] - 1)
-        out["flow_x"], out["flow_y"] = tf.gather(example["flow_x"], idx), tf.gather(example["flow_y"], idx)
+        out["flow_x"], out["flow_y"] = _take(example, "flow_x", idx), _take(example, "flow_y", idx)
     return out
+
+
+def _take(example, name, idx):
+    """The JPEG strings ``idx`` of a video's list ``name``: gathered from the parsed record, or, for a video read
+    from the shard's index (`records.index_entries`), read from the shard by byte range (`records.read_frames`)."""
+    if "spans" in example:
+        return records.read_frames(example["shard"], example["spans"][name], idx)
+    return tf.gather(example[name], idx)
 
 
 def _views(selected, wheres, flip, *, inputs, clip_len, flow_len, size, channels, window=False, **_):
@@ -264,10 +275,26 @@ def _check_flow(files):
                        "flow (`zoo data ingest ... --flow farneback`) to train on flow")
 
 
+def _by_ranges(files, ranges):
+    """Whether training reads its clips' frames by byte range (``ranges`` of `clips`)."""
+    if ranges is False or (ranges is None and any("://" in f for f in files)):
+        return False
+    states = {f: records.index_state(f) for f in dict.fromkeys(files)}
+    stale = [f for f, state in states.items() if state == "stale"]
+    if stale:
+        raise ZooError(f"the index of {stale[0]} is stale (the shard changed after it was written): rebuild it with "
+                       f"`zoo data index {os.path.dirname(stale[0]) or '.'}`")
+    missing = [f for f, state in states.items() if state == "missing"]
+    if missing and ranges:
+        raise ZooError(f"{missing[0]} has no index ({records.index_path(missing[0])}): make it with `zoo data index "
+                       f"{os.path.dirname(missing[0]) or '.'}`, or read whole records (ranges=False)")
+    return not missing
+
+
 def clips(files, *, clip_len=1, size, batch_size, training, stride=1, channels=3, flip=True, seed=None,
           num_clips=1, crops=1, squeeze_time=False, with_labels=True, with_ids=False, shuffle_buffer=256,
           drop_remainder=None, count=None, inputs="rgb", flow_len=10, subtract_mean_flow=True, clips_per_video=1,
-          dtype="float32"):
+          dtype="float32", ranges=None):
     """A batched dataset of model inputs (and int64 labels, and video ids with ``with_ids``).
 
     inputs "rgb": float32 clips in [0, 1], [B, T, H, W, C] ([B, H, W, C] with ``squeeze_time`` and clip_len 1);
@@ -282,6 +309,10 @@ def clips(files, *, clip_len=1, size, batch_size, training, stride=1, channels=3
     dtype: of the RGB clips, "float32" (in [0, 1]) or "uint8" (0..255, a quarter of the bytes and no scaling on
     the CPU: the model scales them on its device, e.g. a first ``keras.layers.Rescaling(1 / 255)``, as Keras advises
     for preprocessing that can run with the model); flow is float32 either way.
+    ranges (training): read only the bytes of the chosen frames, found in the shards' indexes (`records`), instead
+    of every video's whole record; None: when the shards are local files and all have an index; True: always (an
+    error names a shard without a valid index); False: never (whole records, each checked against its CRC32C).
+    The same seed gives the same batches either way.
     """
     if inputs not in INPUTS:
         raise ZooError(f"inputs must be one of {', '.join(INPUTS)}, got {inputs!r}")
@@ -308,9 +339,13 @@ def clips(files, *, clip_len=1, size, batch_size, training, stride=1, channels=3
     ds = tf.data.Dataset.from_tensor_slices(files)
     if training:
         ds = ds.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
-    ds = ds.interleave(tf.data.TFRecordDataset, cycle_length=min(len(files), 8), block_length=1,
-                       num_parallel_calls=AUTOTUNE, deterministic=True)
-    parse = lambda serialized: records.parse(serialized, with_flow=with_flow)
+    if training and _by_ranges(files, ranges):
+        # the videos come from the shards' indexes, in the shards' order, as the records would (the same batches)
+        read, parse = lambda shard: records.index_entries(shard, with_flow), lambda entry: entry
+    else:
+        read, parse = tf.data.TFRecordDataset, lambda serialized: records.parse(serialized, with_flow=with_flow)
+    ds = ds.interleave(read, cycle_length=min(len(files), 8), block_length=1, num_parallel_calls=AUTOTUNE,
+                       deterministic=True)
     if training:
         # One independent stateless seed per video; tf.data.Dataset.random continues across epochs. The frames are
         # chosen before the shuffle buffer, so that it holds a clip's JPEG strings, not whole videos.

@@ -38,10 +38,11 @@ def test_pipeline_bench_writes_its_table(tmp_path):
     assert saved["rows"] == json.loads(json.dumps(result["rows"]))
     assert saved["machine"]["cores_used"] == 1 and saved["videos"] == ["tiny.mp4"] and saved["frames"] == 24
     names = [r["name"] for r in saved["rows"]]
-    assert len(names) == 10 and names[0].startswith("training pipeline (C3D's sampling: 5 clips of every video read")
+    assert len(names) == 12 and names[0].startswith("training pipeline (C3D's sampling: 5 clips of every video read")
     assert "uint8 clips" in names[0] and "RandomClipFlip" in names[1] and "float32" in names[2]
-    assert "one clip of every video read" in names[3]
-    assert "naive loader" in names[6] and "ffmpeg" in names[7] and names[9].startswith("peak RSS")
+    assert "whole record read (ranges=False" in names[3] and "one clip of every video" in names[4]
+    assert "defaults of clips" in names[5] and "its whole record read" in names[6] and "first clip" in names[7]
+    assert "naive loader" in names[8] and "ffmpeg" in names[9] and names[11].startswith("peak RSS")
     for row in saved["rows"]:
         assert row["value"] > 0
         if row["met"] is None:  # only ffmpeg's rows may be missing, and they say why
@@ -54,7 +55,7 @@ def test_pipeline_bench_writes_its_table(tmp_path):
     ingestion = saved["raw"]["ingestion"]
     assert [len(ingestion[k]) for k in ("ingest", "ingest-full-size", "clip-length")] == [3, 3, 1]
     if "rounds" in ingestion["ffmpeg"]:  # ffmpeg and ingestion alternate, one ratio per round
-        assert len(ingestion["ffmpeg"]["rounds"]) == 3 and "median of 3 alternating rounds" in saved["rows"][7]["note"]
+        assert len(ingestion["ffmpeg"]["rounds"]) == 3 and "median of 3 alternating rounds" in saved["rows"][9]["note"]
     small, large = saved["raw"]["memory"]
     assert (small["clips"], large["clips"]) == (4, 16)  # one epoch of 4, then of 4x as many videos
 
@@ -63,7 +64,7 @@ def test_pipeline_bench_writes_its_table(tmp_path):
     assert saved["commit"].split()[0] in table[2] and "1 of" in table[2] and saved["date"] in table[2]
     header = table.index("| measurement | measured | baseline / limit | ratio | goal | met | note |")
     body = table[header + 2:]
-    assert len(body) == 10 and all(line.count(" | ") == 6 for line in body)
+    assert len(body) == 12 and all(line.count(" | ") == 6 for line in body)
 
 
 @pytest.mark.bench

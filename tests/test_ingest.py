@@ -149,6 +149,12 @@ def test_rerun_does_no_work_and_duplicates_nothing(ucf):
     assert {k: report[k] for k in ("videos", "frames", "bytes")} == {k: first[k] for k in ("videos", "frames", "bytes")}
     assert sorted(os.listdir(out)) == files
     assert stamps == {f: os.stat(out / f).st_mtime_ns for f in stamps}
+    # every shard has its frame index; a shard finished without one (an older version's) gets it from a rerun
+    indexes = {f: (out / f).read_bytes() for f in files if f.endswith(".tfrecord.index")}
+    assert sorted(indexes) == sorted(f + ".index" for f in stamps)
+    os.remove(out / next(iter(indexes)))
+    ingest.ingest(str(root), str(out), layout="ucf101", workers=2, shards=2, **FAST)
+    assert indexes == {f: (out / f).read_bytes() for f in indexes}
     with pytest.raises(ZooError, match=r"holds another ingest \(short_side 64 there, 32 now\)"):
         ingest.ingest(str(root), str(out), layout="ucf101", workers=2, shards=2, short_side=32, progress=False)
 
@@ -170,12 +176,13 @@ def test_interrupted_run_resumes_to_the_same_bytes(ucf, tmp_path, monkeypatch):
     monkeypatch.undo()
     left = sorted(f for f in os.listdir(out) if not f.startswith("."))  # the 4th video is the first of test
     assert left == [f"test-00000-of-00002.tfrecord.tmp-{os.getpid()}", "train-00000-of-00002.tfrecord",
-                    "train-00001-of-00002.tfrecord"]
+                    "train-00000-of-00002.tfrecord.index", "train-00001-of-00002.tfrecord",
+                    "train-00001-of-00002.tfrecord.index"]
     with pytest.raises(ZooError):
         datasets.info(str(out))  # no meta.json yet: not a dataset
     report = ingest.ingest(str(root), str(out), layout="ucf101", workers=2, shards=2, **FAST)
     assert report["shards_written"] == 2 and report["videos_processed"] == 3
-    shards = sorted(f for f in os.listdir(reference) if f.endswith(".tfrecord"))
+    shards = sorted(f for f in os.listdir(reference) if f.endswith((".tfrecord", ".tfrecord.index")))
     assert sorted(f for f in os.listdir(out) if not f.startswith(".")) == sorted(shards + ["meta.json"])
     for name in shards:  # decoding, resizing and JPEG are deterministic: the same bytes as the uninterrupted run
         assert (out / name).read_bytes() == (reference / name).read_bytes()

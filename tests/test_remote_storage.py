@@ -23,6 +23,8 @@ SMALL = dict(frames=8, size=32, train=2, val=1, test=1, shards=2)  # as in test_
 PIPELINES = {  # name -> keyword arguments of video.clips
     "train": dict(clip_len=4, size=(28, 28), batch_size=5, training=True, seed=3),
     "eval": dict(clip_len=4, size=(28, 28), batch_size=5, training=False, num_clips=2, crops=3),
+    # only the clips' frames read, by byte ranges found in the shards' indexes (tensorflow-io's ranged S3 reads)
+    "train-ranges": dict(clip_len=4, size=(28, 28), batch_size=5, training=True, seed=3, ranges=True),
 }
 
 READER = textwrap.dedent("""

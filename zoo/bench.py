@@ -12,13 +12,13 @@ NLL, FID and KID, nearest neighbours and interpolations).
 
 - training pipeline frames/s (`pipelines.video.clips`, C3D clips) vs. the limit, ``tf.io.decode_jpeg`` of the same
   kind of frames (as many per video as a clip takes) in a tight graph loop on as many threads as cores. Measured in
-  alternating rounds (a live pipeline is never left running while the limit is measured), the ratio taken per round
-  (the machine may be shared) and its median reported, with the CPU time per frame of both. The headline is the
-  pipeline as C3D trains: 5 clips of every video read (``clips_per_video``, Tran et al. 2015, Sec. 3.3), which
-  shares the reading of the whole video record, and uint8 clips that the model scales on its device (``dtype``);
-  then the flip left to the model's device as well (`zoo.layers.RandomClipFlip`), float32 clips, one clip per video
-  read, and the videos cut to their first clip (nothing read in vain), which show what each of those costs
-  (`VARIANTS`);
+  rounds of the limit and then the pipeline (a live pipeline is never left running while the limit is measured),
+  the variants' rounds taken in turn, the ratio taken per round (the machine may be shared) and its median
+  reported, with the CPU time per frame of both. The headline is the pipeline as C3D trains: 5 clips of every video
+  (``clips_per_video``, Tran et al. 2015, Sec. 3.3), only their frames read (the shards' indexes), and uint8 clips
+  that the model scales on its device (``dtype``); then the flip left to the model's device as well
+  (`zoo.layers.RandomClipFlip`), float32 clips, whole records read (``ranges=False``), one clip per video, and the
+  videos cut to their first clip (nothing read in vain), which show what each of those costs (`VARIANTS`);
 - vs. the naive loader of the TensorFlow video tutorial (a Python generator opening each MP4 with OpenCV per clip,
   through ``tf.data.Dataset.from_generator``);
 - ingestion (`pipelines.ingest`, at its default short side of 128 px and at full size) vs.
@@ -180,8 +180,11 @@ COPY_BYTES = 256 << 20  # at most this much per copied shard: long videos need f
 def _many_videos_a_shard(shards, copies=COPIES):
     """Shard files that hold their videos up to ``copies`` times over (a TFRecord file's records repeated back to
     back: a valid TFRecord file), in a folder beside them, each at most `COPY_BYTES` (a shard already that large is
-    used as it is); the pipeline then reads shards of many videos, as real ones are, not a file a video (opening a
-    file per video costs ~200 us: 12 us a frame of a 16-frame clip)."""
+    used as it is), indexed as the shard is (`pipelines.records.write_index`); the pipeline then reads shards of many
+    videos, as real ones are, not a file a video (opening a file per video costs ~200 us: 12 us a frame of a 16-frame
+    clip)."""
+    from pipelines import records
+
     out = []
     for shard in shards:
         times = min(copies, COPY_BYTES // max(1, os.path.getsize(shard)))
@@ -197,31 +200,24 @@ def _many_videos_a_shard(shards, copies=COPIES):
             with open(path, "wb") as f:
                 for _ in range(times):
                     f.write(data)
+        if os.path.exists(records.index_path(shard)) and records.index_state(path) != "ok":
+            records.write_index(path)
         out.append(path)
+    os.sync()  # the copies on disk before anything is measured, not flushed by the kernel meanwhile
     return out
 
 
-def _versus_limit(shards, limit, clip_len, size, batch_size, frames, rounds, seed, clips_per_video=1,
-                  dtype="float32", flip=True):
-    """Alternating rounds of the decode limit (``limit``: `_decode_limit` of ``shards``) and the training pipeline on
-    ``shards`` (read as shards of many videos: `_many_videos_a_shard`)."""
-    from pipelines import video
-
-    clips = video.clips(_many_videos_a_shard(shards), clip_len=clip_len, size=size, batch_size=batch_size,
-                        training=True, seed=seed, clips_per_video=clips_per_video, dtype=dtype, flip=flip)
+def _pipeline_round(clips, limit, frames, clip_len):
+    """One round: the decode limit (``limit``: `_decode_limit`), then the training pipeline ``clips``."""
     frames_of = lambda batch: int(batch[0].shape[0]) * clip_len
-    limit(frames // 4)  # warm-up
-    measured = []
-    for _ in range(rounds):
-        round_ = {"limit": _measured(limit, frames)}
-        # A fresh iterator each round, gone before the limit's next turn: a live one would keep filling its
-        # prefetch buffers in the background, taking cores from the limit and handing out banked frames later.
-        batches = iter(clips.repeat())
-        _deliver(batches, frames // 4, frames_of)  # to steady state: threads, autotuning, page cache
-        round_["pipeline"] = _measured(_deliver, batches, frames, frames_of)
-        del batches
-        measured.append(round_)
-    return measured
+    round_ = {"limit": _measured(limit, frames)}
+    # A fresh iterator each round, gone before the limit's next turn: a live one would keep filling its prefetch
+    # buffers in the background, taking cores from the limit and handing out banked frames later.
+    batches = iter(clips.repeat())
+    _deliver(batches, frames // 4, frames_of)  # to steady state: threads, autotuning, page cache
+    round_["pipeline"] = _measured(_deliver, batches, frames, frames_of)
+    del batches
+    return round_
 
 
 def _tutorial_frames(path, n_frames, output_size, frame_step):
@@ -269,23 +265,28 @@ def naive_loader(videos, clip_len, size, batch_size, stride=1):
 
 C3D_CLIPS = 5  # "we randomly extract five 2-second long clips from every training video" (Tran et al. 2015, Sec. 3.3)
 
-# The pipeline's variants measured against the limit: name -> (dataset, clips_per_video, dtype, flip, row title).
-# The first is the training pipeline as a C3D user runs it: C3D's sampling, uint8 clips that the model scales on its
-# device, the clip's random flip in the pipeline.
+# The pipeline's variants measured against the limit: name -> (dataset, clips_per_video, dtype, flip, ranges, row
+# title). The first is the training pipeline as a C3D user runs it: C3D's sampling, uint8 clips that the model scales
+# on its device, the clip's random flip in the pipeline, only the clips' frames read (the shards' indexes).
 VARIANTS = {
-    "c3d": ("ingest", C3D_CLIPS, "uint8", True,
+    "c3d": ("ingest", C3D_CLIPS, "uint8", True, None,
             f"training pipeline (C3D's sampling: {C3D_CLIPS} clips of every video read, Tran et al. 2015 Sec. 3.3; "
             "uint8 clips, scaled to [0, 1] by the model on its device) vs. tf.io.decode_jpeg loop of the same frames "
             "(the limit)"),
-    "c3d-device-flip": ("ingest", C3D_CLIPS, "uint8", False, "the same, the flip left to the model's device too "
-                        "(flip=False and zoo.layers.RandomClipFlip in the model)"),
-    "c3d-float32": ("ingest", C3D_CLIPS, "float32", True, "the same, float32 clips (scaled to [0, 1] on these CPU "
-                    "cores)"),
-    "one-clip": ("ingest", 1, "uint8", True, "the same, one clip of every video read (the whole record read for one "
-                 "clip)"),
-    "one-clip-float32": ("ingest", 1, "float32", True, "the same, one clip of every video read, float32 clips"),
-    "clip-length": ("clip-length", 1, "uint8", True, "the same, one clip a video, on the videos cut to their first "
-                    "clip (nothing read in vain)"),
+    "c3d-device-flip": ("ingest", C3D_CLIPS, "uint8", False, None, "the same, the flip left to the model's device "
+                        "too (flip=False and zoo.layers.RandomClipFlip in the model)"),
+    "c3d-float32": ("ingest", C3D_CLIPS, "float32", True, None, "the same, float32 clips (scaled to [0, 1] on these "
+                    "CPU cores)"),
+    "c3d-records": ("ingest", C3D_CLIPS, "uint8", True, False, "the same, every video's whole record read "
+                    "(ranges=False: the shards' indexes unused, each record's CRC32C checked)"),
+    "one-clip": ("ingest", 1, "uint8", True, None, "the same, one clip of every video (the frames of one clip "
+                 "read)"),
+    "one-clip-float32": ("ingest", 1, "float32", True, None, "the same, one float32 clip of every video (the "
+                         "defaults of clips)"),
+    "one-clip-records": ("ingest", 1, "uint8", True, False, "the same, one clip of every video, its whole record "
+                         "read (ranges=False)"),
+    "clip-length": ("clip-length", 1, "uint8", True, None, "the same, one clip a video, on the videos cut to their "
+                    "first clip (nothing read in vain)"),
 }
 
 
@@ -294,11 +295,21 @@ def _throughput(videos, datasets, cores, clip_len, size, batch_size, frames, rou
     naive loader."""
     import tensorflow as tf
 
-    settings = dict(clip_len=clip_len, size=size, batch_size=batch_size, seed=seed)
+    from pipelines import video
+
     limits = {data: _decode_limit(datasets[data], clip_len, cores) for data in {v[0] for v in VARIANTS.values()}}
-    result = {name: _versus_limit(datasets[data], limits[data], frames=frames, rounds=rounds, clips_per_video=k,
-                                  dtype=dtype, flip=flip, **settings)
-              for name, (data, k, dtype, flip, _) in VARIANTS.items()}
+    many = {data: _many_videos_a_shard(shards) for data, shards in datasets.items()}
+    pipelines = {name: video.clips(many[data], clip_len=clip_len, size=size, batch_size=batch_size, training=True,
+                                   seed=seed, clips_per_video=k, dtype=dtype, flip=flip, ranges=ranges)
+                 for name, (data, k, dtype, flip, ranges, _) in VARIANTS.items()}
+    for limit in limits.values():
+        limit(frames // 4)  # warm-up
+    # Round-robin: every variant's rounds spread over the whole measurement, so that a busy spell of the shared
+    # machine falls on one round of each variant rather than on all the rounds of one.
+    result = {name: [] for name in VARIANTS}
+    for _ in range(rounds):
+        for name, (data, *_) in VARIANTS.items():
+            result[name].append(_pipeline_round(pipelines[name], limits[data], frames, clip_len))
     random.seed(seed)
     naive = iter(naive_loader(videos, clip_len, size, batch_size))
     next(naive)

@@ -68,6 +68,17 @@ def cmd_data(args):
         service.serve(args.port, args.workers, ready=lambda address: print(
             f"zoo: tf.data service at {address} with {args.workers} worker(s); train with --data-service {address} "
             "(Ctrl-C stops it)", flush=True))
+    elif args.action == "index":
+        from pipelines import records
+
+        for directory in args.dirs:
+            shards = records.shard_files(directory, "*")
+            if not shards:
+                raise ZooError(f"{directory} holds no shards (*-of-*.tfrecord)")
+            todo = [s for s in shards if records.index_state(s) != "ok"]
+            videos = sum(records.write_index(s) for s in todo)
+            print(f"{directory}: {len(todo)} of {len(shards)} shard indexes written ({videos} videos); "
+                  f"{len(shards) - len(todo)} were up to date")
     elif args.action == "info":
         from pipelines import records
 
@@ -228,7 +239,7 @@ def build_parser():
 
     sub.add_parser("models", help="list the registered models").set_defaults(fn=cmd_models)
 
-    d = sub.add_parser("data", help="datasets: list, prepare (generate an embedded one once), info, ingest")
+    d = sub.add_parser("data", help="datasets: list, prepare (generate an embedded one once), info, index, ingest, serve")
     data = d.add_subparsers(dest="action", required=True)
     data.add_parser("list", help="the embedded datasets").set_defaults(fn=cmd_data)
     dp = data.add_parser("prepare", help="generate embedded datasets now (all of them when no name is given)")
@@ -240,6 +251,10 @@ def build_parser():
     di = data.add_parser("info", help="what a dataset (a name or a directory of shards) holds")
     di.add_argument("names", nargs="*")
     di.set_defaults(fn=cmd_data)
+    dx = data.add_parser("index", help="write the frame index beside every shard of a dataset folder that lacks a "
+                                       "valid one (training then reads only its clips' frames)")
+    dx.add_argument("dirs", nargs="+", metavar="DIR")
+    dx.set_defaults(fn=cmd_data)
     ds = data.add_parser("serve", help="a tf.data service (dispatcher and workers) for `zoo train --data-service`")
     ds.add_argument("--port", type=int, default=5050, help="the dispatcher's port")
     ds.add_argument("--workers", type=int, default=1, help="worker servers in this process")
