@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from pipelines import records, video
+from pipelines import datasets, records, video
 from pipelines.datasets import ZooError
 from zoo import cli
 
@@ -154,3 +154,16 @@ def test_a_process_that_read_ranges_exits_normally(shards, root):
                           env={**os.environ, "PYTHONPATH": root, "TF_CPP_MIN_LOG_LEVEL": "3"})
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.strip() == "(3, 4, 32, 32, 3)"
+
+
+def test_an_embedded_dataset_generated_without_indexes_gets_them(tmp_path, monkeypatch):
+    monkeypatch.setenv("ZOO_DATA", str(tmp_path))
+    small = dict(frames=4, size=32, train=1, val=1, test=1, shards=2)
+    directory = datasets.video_dir("digit-actions", progress=False, **small)
+    indexes = sorted(f for f in os.listdir(directory) if f.endswith(".index"))
+    assert len(indexes) == 4  # train x 2, val, test
+    written = {f: open(os.path.join(directory, f), "rb").read() for f in indexes}
+    for f in indexes[:3]:
+        os.remove(os.path.join(directory, f))
+    assert datasets.video_dir("digit-actions", progress=False, **small) == directory
+    assert written == {f: open(os.path.join(directory, f), "rb").read() for f in indexes}
