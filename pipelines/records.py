@@ -98,13 +98,14 @@ def write_shard(path, serialized_examples):
     """Write records to ``path`` atomically, and its index (`index_path`); returns the number of records."""
     use_filesystem(path)
     tmp = f"{path}.tmp-{os.getpid()}"
-    places, offset = [], 0
     with tf.io.TFRecordWriter(tmp) as w:
-        for s in serialized_examples:
-            w.write(s)
-            places.append(_place(s, offset + RECORD_HEADER))
-            offset += RECORD_HEADER + len(s) + RECORD_FOOTER
-    _write_index(path, places, offset)
+        def written():
+            for s in serialized_examples:
+                w.write(s)
+                yield s
+
+        places, size = _places(written())
+    _write_index(path, places, size)
     tf.io.gfile.rename(tmp, path, overwrite=True)
     return len(places)
 
@@ -180,6 +181,15 @@ def _place(serialized, offset):
                for key in LISTS.values() if key in spans for what in ("offset", "length")}}
 
 
+def _places(serialized_examples):
+    """The index's entries of records that lie back to back from the start of a shard (`_place`), and its size."""
+    places, offset = [], 0
+    for s in serialized_examples:
+        places.append(_place(s, offset + RECORD_HEADER))
+        offset += RECORD_HEADER + len(s) + RECORD_FOOTER
+    return places, offset
+
+
 def _write_index(shard, places, shard_bytes):
     """Write ``index_path(shard)`` atomically from the records' places (`_place`)."""
     path = index_path(shard)
@@ -199,17 +209,14 @@ def _write_index(shard, places, shard_bytes):
 def write_index(shard):
     """Write the index of a shard written without one (or after it); returns the number of records."""
     use_filesystem(shard)
-    places, offset = [], 0
-    for record in tf.data.TFRecordDataset(shard):
-        s = record.numpy()
-        places.append(_place(s, offset + RECORD_HEADER))
-        offset += RECORD_HEADER + len(s) + RECORD_FOOTER
-    _write_index(shard, places, offset)
+    places, size = _places(record.numpy() for record in tf.data.TFRecordDataset(shard))
+    _write_index(shard, places, size)
     return len(places)
 
 
 def index_state(shard):
-    """"ok", "missing" or "stale" (the shard's size is not the one its index was written for)."""
+    """The state of a shard's index: "ok", "missing" or "stale" (the shard's size is not the one it was written
+    for)."""
     path = index_path(shard)
     if not tf.io.gfile.exists(path):
         return "missing"
