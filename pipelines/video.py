@@ -2,9 +2,9 @@
 
 shards -> interleaved read -> parse (frames stay JPEG strings) -> choose frame indices and keep only those JPEG
 strings (training on indexed shards: the videos come from the shards' indexes, the frames are chosen first and only
-their bytes read from the shard, `records.read_frames`) -> shuffle (training; the buffer holds clips' frames, not whole videos) -> decode only those frames (in
-training only the crop window of each) -> one crop (random in training, central otherwise) and optional flip for the
-whole clip -> batch -> scale to [0, 1] (float32 output; uint8 clips are left to the model) -> prefetch, with
+their bytes read from the shard, `records.read_frames`) -> shuffle (training; the buffer holds clips' frames, not
+whole videos) -> decode only those frames (in training only the crop window of each) -> one crop (random in
+training, central otherwise) and optional flip for the whole clip -> batch -> scale to [0, 1] (float32 output; uint8 clips are left to the model) -> prefetch, with
 tf.data's autotuning off (`without_autotuning`: freeing an autotuned iterator can block for up to a minute).
 
 Inputs (``inputs=``) for every model family:

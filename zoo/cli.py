@@ -239,7 +239,8 @@ def build_parser():
 
     sub.add_parser("models", help="list the registered models").set_defaults(fn=cmd_models)
 
-    d = sub.add_parser("data", help="datasets: list, prepare (generate an embedded one once), info, index, ingest, serve")
+    d = sub.add_parser("data", help="datasets: list, prepare (generate an embedded one once), info, index, ingest, "
+                                    "serve")
     data = d.add_subparsers(dest="action", required=True)
     data.add_parser("list", help="the embedded datasets").set_defaults(fn=cmd_data)
     dp = data.add_parser("prepare", help="generate embedded datasets now (all of them when no name is given)")
