@@ -231,9 +231,7 @@ def index_entries(shard, with_flow=False):
     """A dataset of a shard's videos from its index, without reading the shard: {"id", "label", "frame_count",
     "shard", "spans": {name: (offsets, lengths)}} for the frames (and flow planes), the names of `LISTS`."""
     names = ["frames"] + (["flow_x", "flow_y"] if with_flow else [])
-    spec = {"video/id": tf.io.FixedLenFeature([], tf.string),
-            "video/frame_count": tf.io.FixedLenFeature([], tf.int64),
-            "clip/label/index": tf.io.FixedLenFeature([], tf.int64, default_value=-1),
+    spec = {**CONTEXT,  # the index repeats these three of the record's context
             **{f"{LISTS[n]}/{what}": tf.io.RaggedFeature(tf.int64) for n in names for what in ("offset", "length")}}
 
     def entry(serialized):
