@@ -151,7 +151,7 @@ def test_uint8_clips_scaled_by_the_model_give_the_float_pipeline_s_predictions(t
     (xu, yu), = video.clips(train_files, dtype="uint8", **kw).take(1)
     assert xu.dtype == tf.uint8 and xf.dtype == tf.float32 and int(tf.reduce_max(xu)) > 1
     np.testing.assert_array_equal(yu, yf)
-    np.testing.assert_allclose(tf.cast(xu, tf.float32) / 255.0, xf, rtol=0, atol=1e-7)
+    np.testing.assert_array_equal(keras.layers.Rescaling(1 / 255)(xu), xf)  # the same values, to the bit
     keras.utils.set_random_seed(0)
     model = keras.Sequential([keras.Input((4, 28, 28, 3)), keras.layers.Conv3D(4, 3, activation="relu"),
                               keras.layers.GlobalAveragePooling3D(), keras.layers.Dense(3)])
@@ -160,6 +160,20 @@ def test_uint8_clips_scaled_by_the_model_give_the_float_pipeline_s_predictions(t
     np.testing.assert_allclose(on_device(xu), model(xf), rtol=1e-5, atol=1e-6)
     with pytest.raises(datasets.ZooError, match="dtype must be one of float32, uint8"):
         video.clips(train_files, dtype="float16", **kw)
+
+
+def test_to_unit_range_is_v_times_one_255th():
+    """`video.to_unit_range` (the float32 clips' scaling): every uint8 value v -> float32 v * (1 / 255) exactly, 0
+    and 255 to 0 and 1, at most one float32 step from v / 255 (some values differ by one), in any shape; other
+    dtypes pass through unchanged."""
+    values = np.arange(256, dtype=np.uint8)
+    scaled = video.to_unit_range(tf.constant(values.reshape(2, 2, 4, 4, 4))).numpy().reshape(-1)
+    assert scaled.dtype == np.float32 and (scaled[0], scaled[-1]) == (0.0, 1.0)
+    np.testing.assert_array_equal(scaled, values.astype(np.float32) * np.float32(1 / 255))
+    nearest = (values / 255.0).astype(np.float32)  # v / 255 rounded to float32 (a cast and a division)
+    assert (np.abs(scaled - nearest) <= np.spacing(nearest)).all() and (scaled != nearest).any()
+    flow = tf.constant([[-1.5, 2.0]])
+    assert video.to_unit_range(flow) is flow and video.to_unit_range(tf.constant([3], tf.int64)).dtype == tf.int64
 
 
 def test_the_flip_on_the_model_s_device_is_the_pipeline_s_flip(train_files, tmp_path):

@@ -27,10 +27,11 @@ from zoo.training.data import model_input
 
 
 def _rgb_view(x, size):
-    """uint8 [..., H', W', C] -> float32 [..., H, W, C] in [0, 1], resized and centre-cropped like evaluation."""
+    """uint8 [..., H', W', C] -> float32 [..., H, W, C] in [0, 1], resized and centre-cropped like evaluation (and
+    scaled to its values, bit for bit: ``v * (1 / 255)``, as `pipelines.video.to_unit_range`, on any device)."""
     lead = tf.shape(x)[:-3]
     frames = tf.reshape(x, tf.concat([[-1], tf.shape(x)[-3:]], 0))
-    frames = tf.cast(center_view(frames, size), tf.float32) / 255.0
+    frames = tf.cast(center_view(frames, size), tf.float32) * (1 / 255)
     return tf.reshape(frames, tf.concat([lead, tf.shape(frames)[1:]], 0))
 
 
