@@ -445,8 +445,7 @@ def ingest(source, out_dir, *, layout, split_file_index=1, short_side=128, fps=N
         finally:
             results.close()
             bar.close()
-        for path in (path for ps in paths.values() for path in ps if records.index_state(path) != "ok"):
-            records.write_index(path)  # a shard finished by a version that wrote no index
+        records.write_indexes(path for ps in paths.values() for path in ps)  # shards finished without one
         shard_reports = {s: [_read_json(_sidecar(path)) for path in paths[s]] for s in plan}
         splits = {s: {"videos": sum(r["videos"] for r in rs), "frames": sum(r["frames"] for r in rs),
                       "shards": len(rs)} for s, rs in shard_reports.items()}

@@ -214,6 +214,12 @@ def write_index(shard):
     return len(places)
 
 
+def write_indexes(shards):
+    """Write the index of every shard of ``shards`` whose index is missing or stale (`index_state`); returns
+    {shard: its number of records} of those written."""
+    return {shard: write_index(shard) for shard in shards if index_state(shard) != "ok"}
+
+
 def index_state(shard):
     """The state of a shard's index: "ok", "missing" or "stale" (the shard's size is not the one it was written
     for)."""

@@ -200,8 +200,8 @@ def _many_videos_a_shard(shards, copies=COPIES):
             with open(path, "wb") as f:
                 for _ in range(times):
                     f.write(data)
-        if os.path.exists(records.index_path(shard)) and records.index_state(path) != "ok":
-            records.write_index(path)
+        if os.path.exists(records.index_path(shard)):
+            records.write_indexes([path])
         out.append(path)
     os.sync()  # the copies on disk before anything is measured, not flushed by the kernel meanwhile
     return out

@@ -75,10 +75,9 @@ def cmd_data(args):
             shards = records.shard_files(directory, "*")
             if not shards:
                 raise ZooError(f"{directory} holds no shards (*-of-*.tfrecord)")
-            todo = [s for s in shards if records.index_state(s) != "ok"]
-            videos = sum(records.write_index(s) for s in todo)
-            print(f"{directory}: {len(todo)} of {len(shards)} shard indexes written ({videos} videos); "
-                  f"{len(shards) - len(todo)} were up to date")
+            written = records.write_indexes(shards)
+            print(f"{directory}: {len(written)} of {len(shards)} shard indexes written ({sum(written.values())} "
+                  f"videos); {len(shards) - len(written)} were up to date")
     elif args.action == "info":
         from pipelines import records
 
